@@ -1,0 +1,79 @@
+"""The environment check of the preface, and seeding.
+
+``environment_report()`` says which versions, which device and which offline
+resources this kernel has — the first thing to run when something does not work.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import random
+import sys
+
+__all__ = ["seed_everything", "environment_report", "best_device"]
+
+# The libraries the book relies on, in the order the report lists them.
+LIBRARIES = ["torch", "transformers", "tokenizers", "safetensors", "numpy", "plotly",
+             "ipywidgets", "bertviz", "tqdm", "llmbook"]
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's, NumPy's and PyTorch's generators so a cell gives the same
+    numbers on every run (the book's stored outputs depend on it)."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+    random.seed(seed)
+    try:
+        import numpy as np
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+    import torch
+    torch.manual_seed(seed)
+
+
+def best_device() -> str:
+    """``"cuda"`` if an NVIDIA GPU is usable, else ``"mps"`` (Apple), else ``"cpu"``."""
+    import torch
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment_report(*, show: bool = True) -> dict:
+    """Versions, device and offline resources, printed as a short report.
+
+    Returns the same facts as a dict (``libraries``, ``device``, ``resources``).
+    """
+    from .resources import available_resources
+
+    import torch
+
+    libraries = {name: _version(name) for name in LIBRARIES}
+    device = best_device()
+    resources = available_resources()
+    where = "Google Colab" if "google.colab" in sys.modules else "local"
+    report = {"python": platform.python_version(), "where": where, "libraries": libraries,
+              "device": device, "threads": torch.get_num_threads(), "resources": resources}
+    if show:
+        print(f"Python {report['python']} ({where})")
+        for name, version in libraries.items():
+            print(f"  {name:<14} {version or 'MISSING — pip install -r requirements.txt'}")
+        gpu = f" ({torch.cuda.get_device_name(0)})" if device == "cuda" else ""
+        print(f"Device: {device}{gpu}")
+        print("Offline resources:")
+        for name, info in resources.items():
+            state = f"{info['version']}" if info["installed"] else \
+                f"MISSING — {info['install']}"
+            print(f"  {name:<22} {state}")
+    return report

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the HTML book into _build/html from the notebooks' stored outputs.
+# Warnings are errors (-W --keep-going): a broken reference or a figure myst-nb cannot
+# render fails the build. Usage: scripts/build.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+VENV=${VENV:-.venv}
+start=$(date +%s)
+"$VENV/bin/jupyter-book" build . -W --keep-going \
+  || { echo "BUILD FAILED: see the warnings above"; exit 1; }
+echo "== built in $(( $(date +%s) - start )) s: open $(pwd)/_build/html/index.html"

