@@ -41,7 +41,7 @@ def max_abs_diff(a, b) -> float:
     """The largest absolute difference between two tensors of the same shape."""
     import torch
 
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    a, b = torch.as_tensor(a).detach(), torch.as_tensor(b).detach()
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}.")
     return float((a.double() - b.double()).abs().max())

@@ -30,8 +30,16 @@ class Feedback:
     def __bool__(self) -> bool:
         return self.passed
 
-    def __repr__(self) -> str:  # what a notebook shows if the result is the cell's value
+    def __repr__(self) -> str:
         return ("✅ " if self.passed else "❌ ") + self.message
+
+    def _ipython_display_(self) -> None:
+        """Show nothing more in a notebook: the checker has printed the message already.
+
+        (Without this, a check as the last line of a cell would print its message twice,
+        and whether a trailing ``;`` hides the second copy differs between Jupyter front
+        ends, which made stored outputs unreproducible.)
+        """
 
 
 def _report(passed: bool, message: str) -> Feedback:

@@ -76,7 +76,8 @@ def heatmap(matrix, x_labels=None, y_labels=None, *, title: str = "",
 
 
 def attention_explorer(attentions: dict[str, np.ndarray], tokens: dict[str, list[str]], *,
-                       title: str = "Attention weights", columns: int = 4):
+                       title: str = "Attention weights", columns: int = 4,
+                       decimals: int = 2):
     """A plotly figure for exploring attention without a kernel.
 
     Args:
@@ -84,7 +85,8 @@ def attention_explorer(attentions: dict[str, np.ndarray], tokens: dict[str, list
         tokens: for each sentence name, its ``T`` tokens.
 
     One dropdown picks the sentence and layer; every head of that layer is drawn
-    as a small heatmap (queries down, keys across; each row sums to 1).
+    as a small heatmap (queries down, keys across; each row sums to 1). Weights are
+    stored rounded to ``decimals`` places, which keeps the page small.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -111,7 +113,10 @@ def attention_explorer(attentions: dict[str, np.ndarray], tokens: dict[str, list
 
     def views(name: str, layer: int):
         labels = _unique(tokens[name])
-        return ([np.round(arrays[name][layer, h], 3) for h in range(n_heads)],
+        # Lists of float64 rounded to `decimals`: in the page's JSON each weight then takes
+        # about five characters (float32 would print as 0.12300000339746475).
+        return ([np.round(arrays[name][layer, h].astype(np.float64), decimals).tolist()
+                 for h in range(n_heads)],
                 [labels] * n_heads, [labels] * n_heads)
 
     first_name = next(iter(arrays))
