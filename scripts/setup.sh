@@ -4,7 +4,8 @@
 #   2. the exact pins of requirements.txt,
 #   3. the offline models and data (requirements-offline.txt) with --no-deps,
 #   4. the book's package (code/) in editable mode,
-#   5. the JavaScript the HTML book serves itself (scripts/vendor_assets.sh).
+#   5. the JavaScript the HTML book serves itself (scripts/vendor_assets.sh),
+#   6. the one-time safetensors copy of SmolLM2 (llmbook.resources.ensure_smollm2_cache).
 # Re-running it is fast: a stamp records what was installed.
 # Usage: scripts/setup.sh        (VENV=path to use another folder)
 set -euo pipefail
@@ -31,4 +32,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 bash scripts/vendor_assets.sh
+# SmolLM2 ships as a 4-bit GGUF file; convert it once to a safetensors cache (~40 s the first
+# time, a marker check afterwards) so that no notebook pays for it.
+HF_HUB_OFFLINE=1 "$VENV/bin/python" -c \
+  "from llmbook.resources import ensure_smollm2_cache; ensure_smollm2_cache()"
 echo "== environment ready: $VENV ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

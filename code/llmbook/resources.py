@@ -67,6 +67,7 @@ __all__ = [
     "load_smollm2",
     "load_causal_lm",
     "smollm2_cache_dir",
+    "ensure_smollm2_cache",
     "shakespeare_plays",
     "shakespeare_text",
     "shakespeare_split",
@@ -1120,6 +1121,28 @@ def _convert_smollm2(tmp: Path, marker: dict[str, Any]) -> None:
     info = dict(marker, verified_prompt=_VERIFY_PROMPT, verified_max_abs_logit_diff=diff,
                 transformers=importlib.metadata.version("transformers"))
     (tmp / _MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def ensure_smollm2_cache(cache_dir: str | Path | None = None, *, verbose: bool = True) -> Path:
+    """Convert the offline SmolLM2 to its safetensors cache unless a valid one is there.
+
+    Returns the cache folder. ``scripts/setup.sh`` calls this once, so that no notebook pays
+    for the conversion (about 40 s); :func:`load_smollm2` does the same check itself.
+    """
+    _check_bool("verbose", verbose)
+    if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
+        raise TypeError(f"cache_dir must be a folder path, got {type(cache_dir).__name__}")
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else smollm2_cache_dir()
+    marker = _smollm2_marker()
+    if _cache_is_valid(folder, marker):
+        if verbose:
+            print(f"SmolLM2 cache is up to date: {folder}")
+        return folder
+    with _quiet_loading():
+        _write_cache_atomically(folder, lambda tmp: _convert_smollm2(tmp, marker))
+    if verbose:
+        print(f"SmolLM2 converted from {_SMOLLM2_GGUF} to float16 safetensors in {folder}")
+    return folder
 
 
 def load_smollm2(name_or_path: str | Path | None = None, *, revision: str | None = None,
