@@ -163,6 +163,26 @@ def dedupe_inline_scripts(context: dict[str, Any]) -> None:
     files[:] = unique
 
 
+def blank_thebe_url(context: dict[str, Any]) -> None:
+    """Empty the thebe URL that sphinx-thebe writes into every page, when thebe is off.
+
+    Jupyter Book always loads sphinx-thebe, which defines
+    ``const THEBE_JS_URL = "https://unpkg.com/thebe@.../index.js"`` on every page. With the
+    launch button for thebe off (``_config.yml``) nothing ever reads it, but a book that serves
+    itself should name no CDN: the browser test checks that no page does.
+    """
+    files = context.get("script_files")
+    if not isinstance(files, list):
+        return
+    for index, js in enumerate(files):
+        attributes = getattr(js, "attributes", None) or {}
+        body = attributes.get("body") or ""
+        if "THEBE_JS_URL" in body:
+            body = re.sub(r'(THEBE_JS_URL\s*=\s*)"[^"]*"', r'\1""', body)
+            files[index] = type(js)(js.filename, priority=js.priority,
+                                    **{**attributes, "body": body})
+
+
 def rewrite_page(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
@@ -170,6 +190,9 @@ def rewrite_page(
     if app.builder.format != "html":
         return
     dedupe_inline_scripts(context)
+    launch = (app.config.html_theme_options or {}).get("launch_buttons", {}) or {}
+    if not launch.get("thebe"):
+        blank_thebe_url(context)
     base = context["pathto"]("_static/", resource=True)
     body = context.get("body")
     if body and "://" in body:
