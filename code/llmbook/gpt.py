@@ -1,0 +1,380 @@
+"""A decoder-only GPT in one readable file (section 5.3).
+
+The model is GPT-2's architecture, small enough to train on a CPU:
+
+* token embeddings plus learned position embeddings;
+* ``n_layer`` pre-LN blocks: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``, where the
+  attention is causal multi-head self-attention and the MLP is ``Linear -> GELU -> Linear``
+  with a 4x wider hidden layer;
+* a final LayerNorm and an output projection that shares its weight with the token embedding
+  (**weight tying**).
+
+Parameter names follow GPT-2's (``c_attn``, ``c_proj``, ``c_fc``, ``ln_1``...), so the weights
+of a ``transformers`` ``GPT2LMHeadModel`` load into :class:`GPT` with :func:`from_hf_gpt2`:
+the only difference is that GPT-2 stores its linear layers as ``Conv1D`` with the weight as
+``(in, out)``, where :class:`torch.nn.Linear` keeps ``(out, in)``, so those are transposed.
+
+Everything the model needs is in this file (only ``torch`` is imported); the character data
+and the training script live in :mod:`llmbook.chardata` and :mod:`llmbook.train_gpt`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["GPTConfig", "CausalSelfAttention", "MLP", "Block", "GPT", "from_hf_gpt2",
+           "load_gpt2_state_dict", "save_gpt", "load_gpt"]
+
+
+@dataclass
+class GPTConfig:
+    """Hyper-parameters of a :class:`GPT` (defaults: a small character-level model).
+
+    ``block_size`` is the longest context the model sees (number of position embeddings);
+    ``n_embd`` must be divisible by ``n_head``. ``activation`` is ``"gelu_tanh"`` (GPT-2's
+    ``gelu_new``) or ``"gelu"`` (exact).
+    """
+
+    vocab_size: int = 70
+    block_size: int = 128
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    layer_norm_eps: float = 1e-5
+    activation: str = "gelu_tanh"
+    causal: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"GPTConfig.{name} must be an int, got {value!r}.")
+            if value < 1:
+                raise ValueError(f"GPTConfig.{name} must be at least 1, got {value}.")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head "
+                             f"({self.n_head}): each head gets n_embd // n_head dimensions.")
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {self.dropout!r}.")
+        if self.activation not in ("gelu_tanh", "gelu"):
+            raise ValueError(f"activation must be 'gelu_tanh' or 'gelu', got "
+                             f"{self.activation!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention where position ``t`` sees positions ``0..t`` only.
+
+    One linear layer ``c_attn`` makes queries, keys and values at once (``3 * n_embd``
+    outputs), ``c_proj`` mixes the heads' outputs back into the residual stream.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = config.dropout
+        self.causal = config.causal
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        # (B, T, C) -> (B, n_head, T, head_dim): every head attends on its own slice
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+                   for t in (q, k, v))
+        # softmax(q k^T / sqrt(head_dim) + causal mask) v, with PyTorch's fused kernel
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)   # concatenate the heads
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: ``n_embd -> 4 n_embd -> GELU -> n_embd``."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.approximate = "tanh" if config.activation == "gelu_tanh" else "none"
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.c_fc(x), approximate=self.approximate)
+        return self.dropout(self.c_proj(x))
+
+
+class Block(nn.Module):
+    """One pre-LN Transformer block: LayerNorm *before* each sub-layer, residual around it."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class GPT(nn.Module):
+    """A decoder-only language model: ids ``(B, T)`` -> next-token logits ``(B, T, vocab)``.
+
+    >>> model = GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    >>> model(torch.zeros(2, 5, dtype=torch.long)).shape
+    torch.Size([2, 5, 10])
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}.")
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)   # token embeddings
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)   # position embeddings
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight       # weight tying: one matrix, two uses
+        self.apply(self._init_weights)
+        # GPT-2: scale the init of the layers that write into the residual stream by
+        # 1/sqrt(2 n_layer), so the stream's variance does not grow with depth
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        """Number of distinct parameters (the tied embedding counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_ids(self, idx: object) -> torch.Tensor:
+        if not isinstance(idx, torch.Tensor):
+            raise TypeError(f"idx must be a torch.LongTensor of token ids of shape (B, T), "
+                            f"got {type(idx).__name__}.")
+        if idx.dtype != torch.long:
+            raise TypeError(f"idx must hold integer ids (dtype torch.long), got {idx.dtype}; "
+                            f"use ids.long().")
+        if idx.dim() != 2:
+            raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}; "
+                             f"add a batch dimension with idx[None] (or idx.unsqueeze(0)).")
+        if idx.size(1) == 0:
+            raise ValueError("idx is empty along time: give at least one token.")
+        if idx.size(1) > self.config.block_size:
+            raise ValueError(f"sequence length {idx.size(1)} exceeds block_size "
+                             f"{self.config.block_size}; crop to the last block_size tokens.")
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
+            raise ValueError(f"token ids must lie in 0..{self.config.vocab_size - 1}, got "
+                             f"min {int(idx.min())}, max {int(idx.max())}.")
+        return idx
+
+    def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
+        """The final (layer-normed) hidden states ``(B, T, n_embd)``, before the output layer."""
+        idx = self._check_ids(idx)
+        pos = torch.arange(idx.size(1), device=idx.device)
+        x = self.drop(self.wte(idx) + self.wpe(pos))
+        for block in self.h:
+            x = block(x)
+        return self.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, T, vocab)``; with ``targets (B, T)`` also the mean cross-entropy
+        in nats: ``(logits, loss)``."""
+        logits = self.lm_head(self.hidden_states(idx))
+        if targets is None:
+            return logits
+        if not isinstance(targets, torch.Tensor) or targets.shape != idx.shape:
+            raise ValueError(f"targets must be a LongTensor with the shape of idx "
+                             f"{tuple(idx.shape)}, got "
+                             f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}.")
+        # ignore_index=-100: positions without a target (used by the denoising objectives)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
+                               ignore_index=-100)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int | None = None) -> torch.Tensor:
+        """Sample ``max_new_tokens`` tokens after ``idx (B, T)``; returns ``(B, T + new)``.
+
+        ``temperature`` divides the logits (``0`` means greedy: always the most likely token),
+        ``top_k`` keeps only the ``k`` most likely tokens, ``seed`` makes the sampling
+        reproducible without touching the global generator. The context is cropped to the
+        last ``block_size`` tokens.
+        """
+        idx = self._check_ids(idx[:, -self.config.block_size:]
+                              if isinstance(idx, torch.Tensor) and idx.dim() == 2 else idx)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+                or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}.")
+        if not isinstance(temperature, (int, float)) or temperature < 0:
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}.")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
+                                  or top_k < 1):
+            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}.")
+        gen = None
+        if seed is not None:
+            gen = torch.Generator(device=idx.device).manual_seed(int(seed))
+        was_training = self.training
+        self.eval()
+        out = idx
+        for _ in range(max_new_tokens):
+            logits = self(out[:, -self.config.block_size:])[:, -1, :].float()
+            if temperature == 0:
+                nxt = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                probs = torch.softmax(logits, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=gen)
+            out = torch.cat([out, nxt], dim=1)
+        self.train(was_training)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# GPT-2 weights from transformers
+# --------------------------------------------------------------------------------------------
+
+_CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+
+def load_gpt2_state_dict(model: GPT, state_dict: Mapping[str, torch.Tensor]) -> GPT:
+    """Copy a GPT-2 state dict (``transformers`` names, with or without the
+    ``transformer.`` prefix) into ``model``; Conv1D weights ``(in, out)`` are transposed to
+    ``nn.Linear``'s ``(out, in)``. Raises ValueError on missing keys or wrong shapes."""
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a llmbook.gpt.GPT, got {type(model).__name__}.")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be a mapping name -> tensor, got "
+                        f"{type(state_dict).__name__}.")
+    source = {k.removeprefix("transformer."): v for k, v in state_dict.items()
+              if not k.endswith((".attn.bias", ".attn.masked_bias"))}   # old causal buffers
+    source.pop("lm_head.weight", None)            # tied to wte: nothing separate to load
+    target = model.state_dict()
+    target.pop("lm_head.weight")
+    missing = sorted(set(target) - set(source))
+    if missing:
+        raise ValueError(f"the GPT-2 state dict lacks {len(missing)} weights, e.g. "
+                         f"{missing[:3]}; does the GPTConfig (n_layer, bias) match?")
+    new = {}
+    for name, tensor in target.items():
+        value = source[name]
+        if name.endswith(_CONV1D):
+            value = value.t()
+        if tuple(value.shape) != tuple(tensor.shape):
+            raise ValueError(f"{name}: GPT-2 has shape {tuple(value.shape)}, the book's model "
+                             f"{tuple(tensor.shape)}; build GPTConfig from the GPT-2 config.")
+        new[name] = value
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            if name in new:
+                p.copy_(new[name])
+    return model
+
+
+def from_hf_gpt2(hf_model: Any) -> GPT:
+    """The book's :class:`GPT` with the weights of a ``transformers`` ``GPT2LMHeadModel``.
+
+    Works with any GPT-2 size (``gpt2``, ``gpt2-medium``...) or a random ``GPT2Config``;
+    the returned model is in eval mode and gives the same logits as ``hf_model``.
+    """
+    config = getattr(hf_model, "config", None)
+    if config is None or getattr(config, "model_type", None) != "gpt2":
+        raise TypeError(f"hf_model must be a transformers GPT2LMHeadModel, got "
+                        f"{type(hf_model).__name__}.")
+    act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu"}
+    if config.activation_function not in act:
+        raise ValueError(f"unsupported activation {config.activation_function!r}.")
+    if getattr(config, "scale_attn_by_inverse_layer_idx", False) or \
+            not getattr(config, "scale_attn_weights", True):
+        raise ValueError("only standard GPT-2 attention scaling (1/sqrt(head_dim)) is "
+                         "supported.")
+    ours = GPT(GPTConfig(vocab_size=config.vocab_size, block_size=config.n_positions,
+                         n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
+                         dropout=0.0, bias=True, layer_norm_eps=config.layer_norm_epsilon,
+                         activation=act[config.activation_function]))
+    load_gpt2_state_dict(ours, hf_model.state_dict())
+    return ours.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Saving and loading with safetensors (never pickle)
+# --------------------------------------------------------------------------------------------
+
+def save_gpt(model: GPT, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
+    """Write ``model``'s weights and config to a ``.safetensors`` file.
+
+    The config is stored as JSON in the file's metadata (key ``"gpt_config"``), with any
+    extra string ``metadata`` (e.g. the vocabulary).
+    """
+    from safetensors.torch import save_file
+
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a llmbook.gpt.GPT, got {type(model).__name__}.")
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"path must end in .safetensors, got {path.name!r}.")
+    meta = {"gpt_config": json.dumps(model.config.to_dict())}
+    for key, value in (metadata or {}).items():
+        if not isinstance(value, str):
+            raise TypeError(f"metadata values must be str, got {type(value).__name__} "
+                            f"for {key!r}; json.dumps it first.")
+        meta[key] = value
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
+               if k != "lm_head.weight"}            # tied: stored once, as wte.weight
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def load_gpt(path: str | Path) -> tuple[GPT, dict[str, str]]:
+    """Read a model written by :func:`save_gpt`: ``(model in eval mode, metadata)``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train one with "
+                                f"`python -m llmbook.train_gpt --out {path}`.")
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+    if "gpt_config" not in meta:
+        raise ValueError(f"{path} has no 'gpt_config' metadata: was it written by save_gpt?")
+    raw = json.loads(meta["gpt_config"])
+    known = {f.name for f in fields(GPTConfig)}
+    model = GPT(GPTConfig(**{k: v for k, v in raw.items() if k in known}))
+    state = load_file(str(path))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"lm_head.weight"}:
+        raise ValueError(f"{path} does not match its config: missing {missing}, "
+                         f"unexpected {unexpected}.")
+    return model.eval(), meta
