@@ -46,7 +46,7 @@ class TrainConfig:
     block_size: int = 128
     dropout: float = 0.0
     batch_size: int = 32
-    steps: int = 3000
+    steps: int = 2450
     lr: float = 2e-3
     min_lr: float = 2e-4
     warmup_steps: int = 100
