@@ -103,7 +103,7 @@ def evaluate_loss(model: torch.nn.Module, data: torch.Tensor, block_size: int, *
     chunks = range(0, starts.numel(), batch_size)
     if progress:
         from tqdm.auto import tqdm
-        chunks = tqdm(chunks, desc="evaluating", leave=False)
+        chunks = tqdm(chunks, desc="evaluating", leave=False, mininterval=1.0)
     offsets = torch.arange(block_size)
     for i in chunks:
         s = starts[i:i + batch_size]

@@ -151,7 +151,8 @@ def train_seq2seq(model: nn.Module, task: CharTask, train_texts: list[str],
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
     history = TrainingHistory()
     start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
+    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress,
+               mininterval=1.0)
     for step in bar:
         model.train()
         src, tgt_in, tgt_out = task.batch(rng.sample(train_texts, batch_size))
@@ -168,7 +169,7 @@ def train_seq2seq(model: nn.Module, task: CharTask, train_texts: list[str],
             model.eval()
             history.eval_steps.append(step)
             history.exact_match.append(exact_match(model, task, valid_texts))
-            bar.set_postfix(loss=f"{history.loss[-1]:.3f}",
+            bar.set_postfix(refresh=False, loss=f"{history.loss[-1]:.3f}",
                             exact=f"{history.exact_match[-1]:.1%}")
     history.seconds = time.perf_counter() - start
     model.eval()

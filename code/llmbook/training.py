@@ -175,7 +175,7 @@ def train_loop(model: nn.Module, loss_fn: Callable[[nn.Module, int], torch.Tenso
     bar = range(steps)
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(bar, desc=desc)
+        bar = tqdm(bar, desc=desc, mininterval=1.0)  # at most one widget update a second
     model.train()
     start = time.perf_counter()
     for step in bar:
@@ -210,12 +210,12 @@ def train_loop(model: nn.Module, loss_fn: Callable[[nn.Module, int], torch.Tenso
             history.eval_loss.append(float(eval_fn(model)))
             model.train()
             if progress:
-                bar.set_postfix(train=f"{history.loss[-1]:.3f}",
+                bar.set_postfix(refresh=False, train=f"{history.loss[-1]:.3f}",
                                 val=f"{history.eval_loss[-1]:.3f}")
             if callback is not None:
                 callback(step + 1, history)
         elif progress and step % 10 == 0:
-            bar.set_postfix(train=f"{history.loss[-1]:.3f}")
+            bar.set_postfix(refresh=False, train=f"{history.loss[-1]:.3f}")
     history.seconds = time.perf_counter() - start
     return history
 
@@ -256,6 +256,6 @@ def _run_points(fn: Callable[..., float], points: list[dict[str, Any]], progress
     it = points
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(points, desc=desc)
+        it = tqdm(points, desc=desc, mininterval=1.0)
     results = [{**p, "score": float(fn(**p))} for p in it]
     return sorted(results, key=lambda r: (math.isnan(r["score"]), r["score"]))
