@@ -1,9 +1,13 @@
 """Tests of llmbook.attention: equality with PyTorch's built-ins and clear errors."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from llmbook import attention
 from llmbook.attention import (MultiHeadAttention, causal_mask, padding_mask,
                                scaled_dot_product_attention)
 
@@ -104,3 +108,113 @@ def test_module_errors():
         padding_mask([3, 4], max_len=2)
     with pytest.raises(TypeError, match="MultiheadAttention"):
         MultiHeadAttention(8, 2).load_from_torch(torch.nn.Linear(2, 2))
+
+
+# ---- dot-product with any scale, additive and functional multi-head attention (Chapter 4)
+
+def test_dot_product_attention_scales_match_torch():
+    q, k, v = (torch.randn(2, 3, 5, 8) for _ in range(3))
+    torch.testing.assert_close(attention.dot_product_attention(q, k, v, scale=None),
+                               F.scaled_dot_product_attention(q, k, v), atol=1e-6, rtol=0)
+    torch.testing.assert_close(attention.dot_product_attention(q, k, v),
+                               F.scaled_dot_product_attention(q, k, v, scale=1.0),
+                               atol=1e-6, rtol=0)
+    pad = padding_mask([5, 2])
+    torch.testing.assert_close(attention.dot_product_attention(q, k, v, pad, scale=None),
+                               F.scaled_dot_product_attention(q, k, v, attn_mask=pad),
+                               atol=1e-6, rtol=0)
+
+
+def test_dot_product_attention_errors():
+    q = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="last dimension"):
+        attention.dot_product_attention(q, torch.randn(4, 2), torch.randn(4, 2))
+    with pytest.raises(ValueError, match="same length"):
+        attention.dot_product_attention(q, q, torch.randn(5, 2))
+    with pytest.raises(ValueError, match="scale"):
+        attention.dot_product_attention(q, q, q, scale=-1.0)
+    with pytest.raises(TypeError, match="mask must be a torch.Tensor"):
+        attention.dot_product_attention(q, q, q, [[True]])
+    with pytest.raises(ValueError, match="broadcast"):
+        attention.dot_product_attention(q, q, q, torch.ones(3, 3, dtype=torch.bool))
+    with pytest.raises(TypeError):
+        attention.dot_product_attention([[1.0]], q, q)
+
+
+def test_additive_attention_matches_a_loop():
+    q, k, v = torch.randn(2, 3, 4), torch.randn(2, 5, 6), torch.randn(2, 5, 2)
+    w_q, w_k, w = torch.randn(4, 7), torch.randn(6, 7), torch.randn(7)
+    out, weights = attention.additive_attention(q, k, v, w_q, w_k, w, return_weights=True)
+    for b in range(2):
+        for i in range(3):
+            e = torch.stack([w @ torch.tanh(q[b, i] @ w_q + k[b, j] @ w_k) for j in range(5)])
+            torch.testing.assert_close(weights[b, i], torch.softmax(e, 0))
+            torch.testing.assert_close(out[b, i], torch.softmax(e, 0) @ v[b])
+    module = attention.AdditiveAttention(4, 6, 7)
+    assert module(q, k, v).shape == (2, 3, 2)
+    masked = attention.additive_attention(q, k, v, w_q, w_k, w, causal_mask(5)[:3],
+                                      return_weights=True)[1]
+    assert (masked.triu(1) == 0).all()
+
+
+def test_additive_errors():
+    q, k = torch.randn(3, 4), torch.randn(5, 6)
+    with pytest.raises(ValueError, match="w_query"):
+        attention.additive_scores(q, k, torch.randn(5, 7), torch.randn(6, 7), torch.randn(7))
+    with pytest.raises(ValueError, match="d_a"):
+        attention.additive_scores(q, k, torch.randn(4, 7), torch.randn(6, 8), torch.randn(7))
+    with pytest.raises(ValueError, match="dimension"):
+        attention.additive_scores(q, k, torch.randn(4, 7), torch.randn(6, 7), torch.randn(7, 1))
+    with pytest.raises(ValueError):
+        attention.AdditiveAttention(0, 3, 3)
+
+
+def test_multi_head_attention_matches_torch():
+    mha = nn.MultiheadAttention(16, 4, bias=False, batch_first=True)
+    w_q, w_k, w_v = (w.T for w in mha.in_proj_weight.detach().chunk(3))
+    w_o = mha.out_proj.weight.detach().T
+    x, mem = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    expected, _ = mha(x, mem, mem)
+    ours = attention.multi_head_attention(x, mem, mem, w_q, w_k, w_v, w_o, 4)
+    torch.testing.assert_close(ours, expected, atol=1e-6, rtol=0)
+    expected, _ = mha(x, x, x, attn_mask=~causal_mask(5))
+    ours = attention.multi_head_attention(x, x, x, w_q, w_k, w_v, w_o, 4, causal_mask(5))
+    torch.testing.assert_close(ours, expected, atol=1e-6, rtol=0)
+
+
+def test_multi_head_attention_errors():
+    x, w = torch.randn(2, 5, 16), torch.randn(16, 16)
+    with pytest.raises(ValueError, match="divisible"):
+        attention.multi_head_attention(x, x, x, w, w, w, w, 3)
+    with pytest.raises(ValueError, match=r"\(16, 16\)"):
+        attention.multi_head_attention(x, x, x, w, w, torch.randn(16, 8), w, 4)
+    with pytest.raises(ValueError, match="3 dimensions"):
+        attention.multi_head_attention(x[0], x[0], x[0], w, w, w, w, 4)
+    with pytest.raises(ValueError, match="x_key"):
+        attention.multi_head_attention(x, x, torch.randn(2, 6, 16), w, w, w, w, 4)
+    with pytest.raises(ValueError, match="num_heads"):
+        attention.multi_head_attention(x, x, x, w, w, w, w, 0)
+
+
+def test_dot_product_attention_shares_the_scaled_one():
+    q, k, v = torch.randn(2, 6, 8), torch.randn(2, 7, 8), torch.randn(2, 7, 3)
+    for s in (1.0, 0.3, 1 / math.sqrt(8)):
+        torch.testing.assert_close(attention.dot_product_attention(q, k, v, scale=s),
+                                   scaled_dot_product_attention(q, k, v, scale=s))
+        torch.testing.assert_close(scaled_dot_product_attention(q, k, v, scale=s),
+                                   F.scaled_dot_product_attention(q, k, v, scale=s),
+                                   atol=1e-6, rtol=0)
+
+
+def test_masked_softmax_blocks_with_a_boolean_or_an_additive_mask():
+    scores = torch.randn(3, 4)
+    mask = causal_mask(4)[:3]
+    weights = attention.masked_softmax(scores, mask)
+    assert torch.equal(weights == 0, ~mask)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3))
+    additive = torch.zeros(3, 4).masked_fill(~mask, float("-inf"))
+    torch.testing.assert_close(attention.masked_softmax(scores, additive), weights)
+    nowhere = attention.masked_softmax(scores, torch.zeros(3, 4, dtype=torch.bool))
+    assert torch.equal(nowhere, torch.zeros(3, 4))     # a query that may attend nowhere
+    with pytest.raises(ValueError, match="broadcast"):
+        attention.masked_softmax(scores, torch.ones(2, 2, dtype=torch.bool))

@@ -1,54 +1,33 @@
-"""The exercise checkers: right answers pass, wrong ones get a helpful message."""
+"""llmbook.exercises, the package: every grader is re-exported, and each never raises."""
 
-import math
+import importlib
+import inspect
+import pkgutil
 
-import torch
+import pytest
 
 from llmbook import exercises
-from llmbook.attention import scaled_dot_product_attention
-from llmbook.positional import sinusoidal_encoding
 
 
-def test_attention_checker_accepts_reference(capsys):
-    assert exercises.check_scaled_dot_product_attention(scaled_dot_product_attention)
-    assert capsys.readouterr().out.startswith("✅")
+def _grader_modules():
+    return [importlib.import_module(f"llmbook.exercises.{m.name}")
+            for m in pkgutil.iter_modules(exercises.__path__) if not m.name.startswith("_")]
 
 
-def test_attention_checker_messages():
-    def unscaled(q, k, v, mask=None):
-        return scaled_dot_product_attention(q * math.sqrt(q.size(-1)), k, v, mask)
-
-    def ignores_mask(q, k, v, mask=None):
-        return scaled_dot_product_attention(q, k, v)
-
-    def wrong_shape(q, k, v, mask=None):
-        return torch.softmax(q @ k.transpose(-2, -1), -1)
-
-    def stub(q, k, v, mask=None):
-        raise NotImplementedError
-
-    cases = {unscaled: "WITHOUT the 1/sqrt", ignores_mask: "NO mask",
-             wrong_shape: "expected shape", stub: "NotImplementedError",
-             (lambda q, k, v, mask=None: None): "returned None", 42: "function itself"}
-    for fn, words in cases.items():
-        feedback = exercises.check_scaled_dot_product_attention(fn)
-        assert not feedback and words in feedback.message, feedback.message
+def test_every_grader_is_re_exported_once():
+    seen = {}
+    for module in _grader_modules():
+        for name in module.__all__:
+            assert name.startswith("check_"), f"{module.__name__}.{name}"
+            assert name not in seen, f"{name} in {module.__name__} and {seen[name]}"
+            seen[name] = module.__name__
+            assert getattr(exercises, name) is getattr(module, name)
+    assert set(exercises.__all__) == set(seen) | {"Feedback"}
 
 
-def test_positional_checker():
-    assert exercises.check_positional_encoding(sinusoidal_encoding)
-
-    def swapped(length, d_model):
-        pe = sinusoidal_encoding(length, d_model)
-        return torch.stack([pe[:, 1::2], pe[:, 0::2]], -1).reshape(length, d_model)
-
-    assert "swapped" in exercises.check_positional_encoding(swapped).message
-    assert "expected shape" in exercises.check_positional_encoding(
-        lambda n, d: torch.zeros(d, n)).message
-
-
-def test_parameter_count_checker():
-    assert exercises.check_mha_parameter_count(lambda d, h: 4 * d * d + 4 * d)
-    assert "biases" in exercises.check_mha_parameter_count(lambda d, h: 4 * d * d).message
-    assert "one head" in exercises.check_mha_parameter_count(
-        lambda d, h: 4 * d * (d // h) + 4 * d).message
+@pytest.mark.parametrize("name", [n for n in exercises.__all__ if n.startswith("check_")])
+def test_a_grader_answers_a_wrong_argument_with_a_message(name, capsys):
+    feedback = getattr(exercises, name)(42)
+    assert isinstance(feedback, exercises.Feedback) and not feedback
+    assert capsys.readouterr().out.startswith("❌")
+    assert inspect.getdoc(getattr(exercises, name)).startswith("Grade")

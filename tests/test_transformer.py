@@ -1,5 +1,5 @@
-"""Tests of llmbook.transformer: equality with torch.nn.Transformer, masks, clear errors,
-and the graders of llmbook.exercises_transformer."""
+"""Tests of llmbook.transformer: equality with torch.nn.Transformer and its layers (post-LN
+and pre-LN), masks, clear errors."""
 
 import warnings
 
@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from llmbook import exercises_transformer as ex
 from llmbook.attention import causal_mask, padding_mask
 from llmbook.transformer import (Decoder, DecoderLayer, Encoder, EncoderLayer,
                                  PositionwiseFeedForward, TokenEmbedding, Transformer,
@@ -174,69 +173,46 @@ def test_greedy_decode_pads_after_eos():
     assert out.tolist() == [[2]]
 
 
-# ---- graders -------------------------------------------------------------------------
-
-def test_check_causal_mask_messages(capsys):
-    assert ex.check_causal_mask(lambda n: torch.ones(n, n, dtype=torch.bool).tril())
-    assert not ex.check_causal_mask(lambda n: torch.ones(n, n, dtype=torch.bool).triu())
-    assert "transposed" in capsys.readouterr().out
-    assert not ex.check_causal_mask(lambda n: ~torch.ones(n, n, dtype=torch.bool).tril())
-    assert "opposite" in capsys.readouterr().out
-    assert not ex.check_causal_mask(lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1))
-    out = capsys.readouterr().out
-    assert "diagonal" in out or "size=1" in out
-    assert not ex.check_causal_mask(lambda n: torch.ones(n, n).tril())
-    assert "boolean" in capsys.readouterr().out
-    assert not ex.check_causal_mask(lambda n: None)
-    assert not ex.check_causal_mask(42)
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_loads_torch_weights_post_and_pre_ln(norm_first):
+    torch_layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True,
+                                             norm_first=norm_first).eval()
+    ours = EncoderLayer(16, 4, 32, dropout=0.0, norm_first=norm_first).load_from_torch(torch_layer)
+    x = torch.randn(2, 6, 16)
+    torch.testing.assert_close(ours(x), torch_layer(x), atol=1e-5, rtol=0)
+    mask = causal_mask(6)
+    torch.testing.assert_close(ours(x, mask), torch_layer(x, src_mask=~mask),
+                               atol=1e-5, rtol=0)
 
 
-def _stub(*args):
-    raise NotImplementedError
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_loads_torch_weights_post_and_pre_ln(norm_first):
+    torch_layer = nn.TransformerDecoderLayer(16, 4, 32, dropout=0.0, batch_first=True,
+                                             norm_first=norm_first).eval()
+    ours = DecoderLayer(16, 4, 32, dropout=0.0, norm_first=norm_first).load_from_torch(torch_layer)
+    y, memory = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    expected = torch_layer(y, memory, tgt_mask=~causal_mask(5))
+    torch.testing.assert_close(ours(y, memory, causal_mask(5)), expected, atol=1e-5, rtol=0)
 
 
-def test_check_target_mask_messages(capsys):
-    assert ex.check_target_mask(lambda t, p: target_mask(t, p))
-    assert not ex.check_target_mask(lambda t, p: causal_mask(t.size(1)))
-    assert "padding" in capsys.readouterr().out
-    assert not ex.check_target_mask(lambda t, p: (t != p)[:, None, None, :])
-    assert "future" in capsys.readouterr().out
-    assert not ex.check_target_mask(lambda t, p: torch.ones(3, 3, dtype=torch.bool))
-    assert "broadcast" in capsys.readouterr().out
-    assert not ex.check_target_mask(_stub)
-    assert "NotImplementedError" in capsys.readouterr().out
-
-
-def _post_ln(layer, x, mask):
-    x = layer.norm1(x + layer.self_attn(x, x, x, mask))
-    return layer.norm2(x + layer.feed_forward(x))
-
-
-def _pre_ln(layer, x, mask):
-    h = layer.norm1(x)
-    x = x + layer.self_attn(h, h, h, mask)
-    return x + layer.feed_forward(layer.norm2(x))
-
-
-def test_check_encoder_layer_messages(capsys):
-    assert ex.check_encoder_layer(_post_ln)
-    assert not ex.check_encoder_layer(_pre_ln)
-    assert "PRE-LN" in capsys.readouterr().out
-    assert not ex.check_encoder_layer(lambda layer, x, mask: _post_ln(layer, x, None))
-    assert "WITHOUT the mask" in capsys.readouterr().out
-    assert not ex.check_encoder_layer(lambda layer, x, mask: x[:, :2])
-    assert "shape" in capsys.readouterr().out
-    assert not ex.check_encoder_layer(_stub)
-
-
-def test_check_transformer_parameter_count_messages(capsys):
-    def right(d, h, ff, n_enc, n_dec):
-        attn, ffn, norm = 4 * d * d + 4 * d, 2 * d * ff + ff + d, 2 * d
-        return n_enc * (attn + ffn + 2 * norm) + n_dec * (2 * attn + ffn + 3 * norm) + 2 * norm
-
-    assert ex.check_transformer_parameter_count(right)
-    assert "44,140,544" in capsys.readouterr().out
-    assert not ex.check_transformer_parameter_count(lambda *s: right(*s) - 4 * s[0])
-    assert "final LayerNorm" in capsys.readouterr().out
-    assert not ex.check_transformer_parameter_count(lambda *s: "many")
-    assert not ex.check_transformer_parameter_count(None)
+def test_layer_norm_first_and_load_errors():
+    with pytest.raises(TypeError, match="norm_first"):
+        EncoderLayer(16, 4, 32, dropout=0.0, norm_first=1)
+    with pytest.raises(TypeError, match="norm_first"):
+        DecoderLayer(16, 4, 32, dropout=0.0, norm_first="yes")
+    with pytest.raises(ValueError, match="norm_first differs"):
+        EncoderLayer(16, 4, 32).load_from_torch(
+            nn.TransformerEncoderLayer(16, 4, 32, norm_first=True))
+    with pytest.raises(ValueError, match="norm_first differs"):
+        DecoderLayer(16, 4, 32).load_from_torch(
+            nn.TransformerDecoderLayer(16, 4, 32, norm_first=True))
+    with pytest.raises(TypeError):
+        EncoderLayer(16, 4, 32).load_from_torch(nn.Linear(2, 2))
+    with pytest.raises(TypeError):
+        DecoderLayer(16, 4, 32).load_from_torch(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="d_ff"):
+        EncoderLayer(16, 4, 32).load_from_torch(nn.TransformerEncoderLayer(16, 4, 64))
+    with pytest.raises(ValueError, match="same batch size"):
+        DecoderLayer(16, 4, 32)(torch.randn(2, 5, 16), torch.randn(3, 5, 16))
+    with pytest.raises(ValueError):
+        PositionwiseFeedForward(16, 0)

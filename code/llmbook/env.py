@@ -7,6 +7,7 @@ resources this kernel has — the first thing to run when something does not wor
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import random
 import sys
@@ -20,9 +21,20 @@ LIBRARIES = ["torch", "transformers", "tokenizers", "safetensors", "numpy", "plo
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's, NumPy's and PyTorch's generators so a cell gives the same
-    numbers on every run (the book's stored outputs depend on it)."""
+    numbers on every run (the book's stored outputs depend on it).
+
+    The environment variable ``LLMBOOK_SEED_SHIFT`` (an int, unset normally) is added to
+    every seed: ``scripts/measure_spread.py`` uses it to see how much a result moves with
+    the seed, which is how the book chooses the bands its prose relies on.
+    """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+    shift = os.environ.get("LLMBOOK_SEED_SHIFT", "").strip()
+    if shift:
+        try:
+            seed += int(shift)
+        except ValueError:
+            raise ValueError(f"LLMBOOK_SEED_SHIFT must be an int, got {shift!r}.") from None
     random.seed(seed)
     try:
         import numpy as np

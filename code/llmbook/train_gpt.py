@@ -40,11 +40,11 @@ DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "gpt_shakespeare.sa
 class TrainConfig:
     """Everything a run depends on besides the data (the reference run's values as defaults)."""
 
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 128
-    dropout: float = 0.0
+    n_layer: int = GPTConfig.n_layer          # the model's sizes: GPTConfig's defaults
+    n_head: int = GPTConfig.n_head
+    n_embd: int = GPTConfig.n_embd
+    block_size: int = GPTConfig.block_size
+    dropout: float = GPTConfig.dropout
     batch_size: int = 32
     steps: int = 2450
     lr: float = 2e-3

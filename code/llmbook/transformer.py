@@ -1,4 +1,4 @@
-"""The encoder-decoder Transformer, built from its parts (Sections 3.1, 3.2, 5.2).
+"""The encoder-decoder Transformer, built from its parts (Sections 3.1, 3.2, 4.2, 5.2).
 
 The classes follow the structure of Vaswani et al. (2017) and of
 :class:`torch.nn.Transformer`, one small class per idea:
@@ -10,6 +10,7 @@ The classes follow the structure of Vaswani et al. (2017) and of
 * :class:`EncoderLayer`, :class:`DecoderLayer` — sublayers wrapped in a residual
   connection, dropout and LayerNorm, either *post-LN* (the 2017 paper,
   ``norm_first=False``) or *pre-LN* (GPT-2 and most later models, ``norm_first=True``);
+  ``load_from_torch`` copies the weights of PyTorch's layer of the same kind;
 * :class:`Encoder`, :class:`Decoder` — stacks of layers with a final LayerNorm;
 * :class:`Transformer` — embeddings, positions, encoder, decoder and the output
   projection to vocabulary logits, with :meth:`Transformer.greedy_decode`.
@@ -58,6 +59,12 @@ def _check_dropout(value: object) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
         raise ValueError(f"dropout must be a probability in [0, 1), got {value!r}.")
     return float(value)
+
+
+def _check_norm_first(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"norm_first must be True (pre-LN) or False (post-LN), got {value!r}.")
+    return value
 
 
 def _check_sequence(name: str, x: object, d_model: int) -> torch.Tensor:
@@ -129,7 +136,29 @@ class PositionwiseFeedForward(nn.Module):
         return self.linear2(self.dropout(torch.relu(self.linear1(x))))
 
 
-class EncoderLayer(nn.Module):
+class _SublayerStack(nn.Module):
+    """What both layers hold, created in this order (the order of their parameters):
+    ``self_attn``, ``cross_attn`` (decoder only), ``feed_forward``, one LayerNorm and one
+    dropout per residual step (``norm1``, ``norm2``[, ``norm3``], ``dropout1``, ...)."""
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float,
+                 norm_first: bool, eps: float, *, cross_attention: bool):
+        super().__init__()
+        dropout = _check_dropout(dropout)
+        self.d_model = _check_positive_int("d_model", d_model)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
+        if cross_attention:
+            self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
+        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout)
+        steps = range(1, 4 if cross_attention else 3)
+        for i in steps:
+            setattr(self, f"norm{i}", nn.LayerNorm(d_model, eps=eps))
+        for i in steps:
+            setattr(self, f"dropout{i}", nn.Dropout(dropout))
+        self.norm_first = _check_norm_first(norm_first)
+
+
+class EncoderLayer(_SublayerStack):
     r"""One encoder layer: self-attention, then the feed-forward network, each in a
     residual connection.
 
@@ -141,16 +170,8 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
                  norm_first: bool = False, eps: float = 1e-5):
-        super().__init__()
-        dropout = _check_dropout(dropout)
-        self.d_model = _check_positive_int("d_model", d_model)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
-        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout)
-        self.norm1 = nn.LayerNorm(d_model, eps=eps)
-        self.norm2 = nn.LayerNorm(d_model, eps=eps)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.norm_first = bool(norm_first)
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, eps,
+                         cross_attention=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``x (B, S, d_model)``, ``mask`` broadcastable to ``(B, h, S, S)`` -> ``(B, S, d_model)``."""
@@ -165,27 +186,21 @@ class EncoderLayer(nn.Module):
             x = self.norm2(x + self.dropout2(self.feed_forward(x)))
         return x
 
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> "EncoderLayer":
+        """Copy the weights of a ``torch.nn.TransformerEncoderLayer`` (ReLU, same sizes)."""
+        return _load_layer(self, layer, nn.TransformerEncoderLayer, [("self_attn", "self_attn")])
 
-class DecoderLayer(nn.Module):
+
+class DecoderLayer(_SublayerStack):
     r"""One decoder layer: masked self-attention over the target, cross-attention
     (queries from the decoder, keys and values from the encoder's output ``memory``),
     then the feed-forward network; residuals and LayerNorm as in :class:`EncoderLayer`."""
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
                  norm_first: bool = False, eps: float = 1e-5):
-        super().__init__()
-        dropout = _check_dropout(dropout)
-        self.d_model = _check_positive_int("d_model", d_model)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
-        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
-        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout)
-        self.norm1 = nn.LayerNorm(d_model, eps=eps)
-        self.norm2 = nn.LayerNorm(d_model, eps=eps)
-        self.norm3 = nn.LayerNorm(d_model, eps=eps)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
-        self.norm_first = bool(norm_first)
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, eps,
+                         cross_attention=True)
 
     def forward(self, y: torch.Tensor, memory: torch.Tensor,
                 tgt_mask: torch.Tensor | None = None,
@@ -210,6 +225,12 @@ class DecoderLayer(nn.Module):
             y = self.norm2(y + self.dropout2(self.cross_attn(y, memory, memory, memory_mask)))
             y = self.norm3(y + self.dropout3(self.feed_forward(y)))
         return y
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> "DecoderLayer":
+        """Copy the weights of a ``torch.nn.TransformerDecoderLayer`` (ReLU, same sizes)."""
+        return _load_layer(self, layer, nn.TransformerDecoderLayer,
+                           [("self_attn", "self_attn"), ("cross_attn", "multihead_attn")])
 
 
 def _clones(layer: nn.Module, n: int) -> nn.ModuleList:
@@ -401,6 +422,23 @@ class Transformer(nn.Module):
         self.encoder.norm.load_state_dict(reference.encoder.norm.state_dict())
         self.decoder.norm.load_state_dict(reference.decoder.norm.state_dict())
         return self
+
+
+def _load_layer(mine: nn.Module, theirs: nn.Module, expected: type,
+                attentions: list[tuple[str, str]]) -> nn.Module:
+    """Copy the PyTorch layer ``theirs`` (of type ``expected``, with ``mine``'s layout and
+    sizes) into ``mine``: its attentions named in ``attentions``, feed-forward and norms."""
+    if not isinstance(theirs, expected):
+        raise TypeError(f"expected {expected.__name__}, got {type(theirs).__name__}.")
+    if theirs.norm_first != mine.norm_first:
+        raise ValueError(f"norm_first differs: torch layer {theirs.norm_first}, "
+                         f"this one {mine.norm_first}.")
+    if theirs.linear1.weight.shape != mine.feed_forward.linear1.weight.shape:
+        raise ValueError(f"d_model or d_ff differs: torch layer "
+                         f"{tuple(theirs.linear1.weight.shape)[::-1]}, this one "
+                         f"{tuple(mine.feed_forward.linear1.weight.shape)[::-1]}.")
+    _copy_layer(mine, theirs, attentions, len(attentions) + 1)
+    return mine
 
 
 def _copy_layer(mine: nn.Module, theirs: nn.Module, attentions: list[tuple[str, str]],

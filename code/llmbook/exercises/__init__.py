@@ -1,0 +1,42 @@
+"""Graders of the chapters' code exercises, grouped by the concept they grade.
+
+A notebook writes ``from llmbook import exercises`` and calls ``exercises.check_...(fn)``:
+each grader runs the reader's function on small seeded inputs, prints one helpful message
+and returns a :class:`Feedback` (truthy when right); a wrong answer never raises.
+
+* :mod:`._feedback` -- :class:`Feedback` and the loop over test cases every grader uses;
+* :mod:`.attention`, :mod:`.embeddings`, :mod:`.language_models`, :mod:`.tokenization`,
+  :mod:`.losses`, :mod:`.gradients`, :mod:`.transformer`, :mod:`.parameter_counts`,
+  :mod:`.training` -- the graders. A new exercise's grader goes in the module of its
+  concept (or a new one, re-exported here).
+"""
+
+from ._feedback import Feedback
+from .attention import (check_additive_attention, check_causal_mask,
+                        check_scaled_dot_product_attention, check_target_mask,
+                        check_worked_example)
+from .embeddings import check_mean_pooling, check_positional_encoding
+from .gradients import check_softmax_backward
+from .language_models import check_bigram_probabilities, check_perplexity
+from .losses import check_contrastive_info_nce, check_info_nce_formula, check_lm_nll
+from .parameter_counts import (check_bert_parameter_count, check_gpt_parameter_count,
+                               check_mha_parameter_count, check_model_memory,
+                               check_transformer_parameter_count)
+from .tokenization import check_bpe_step
+from .training import check_freeze_body, check_warmup_cosine
+from .transformer import check_encoder_layer, check_pre_ln_layer
+
+__all__ = [
+    "Feedback",
+    "check_scaled_dot_product_attention", "check_additive_attention", "check_causal_mask",
+    "check_target_mask", "check_worked_example",
+    "check_positional_encoding", "check_mean_pooling",
+    "check_bigram_probabilities", "check_perplexity",
+    "check_bpe_step",
+    "check_lm_nll", "check_info_nce_formula", "check_contrastive_info_nce",
+    "check_softmax_backward",
+    "check_encoder_layer", "check_pre_ln_layer",
+    "check_mha_parameter_count", "check_bert_parameter_count",
+    "check_transformer_parameter_count", "check_gpt_parameter_count", "check_model_memory",
+    "check_warmup_cosine", "check_freeze_body",
+]
