@@ -11,7 +11,10 @@ into ``_static/vendor/``; this extension
   (``html-page-context``), loading plotly.js and plotly's MathJax once per page;
 * fails the build when a vendored file is missing, and warns (an error under ``-W``) about any
   ``<script src>`` / ``<link href>`` left pointing outside the book (``build-finished``);
-* fixes two console errors that every page of a default build shows (see the functions).
+* fixes two console errors that every page of a default build shows (see the functions);
+* fixes the accessibility faults (WCAG 2 A/AA, found by axe-core in the browser test) that the
+  theme, docutils and the notebooks' outputs bring, in the written pages (``fix_accessibility``)
+  and with a small script and style sheet of its own (``_static/book_a11y.{js,css}``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ VENDOR = {
     "mathjax/tex-chtml": "vendor/mathjax/tex-chtml.js",
     "mathjax/tex-svg": "vendor/mathjax/tex-svg.js",
 }
+# The book's own fixes for what the page's HTML cannot say (see fix_accessibility).
+A11Y_JS = "book_a11y.js"
+A11Y_CSS = "book_a11y.css"
 FIX_HINT = "run scripts/vendor_assets.sh (it vendors the JavaScript the book serves itself)"
 
 # myst-nb's default (a dict of URL -> <script> attributes), replaced by the vendored copies.
@@ -97,6 +103,7 @@ def configure(app: Sphinx, config: Any) -> None:
     for name in ("html_js_files", "html_css_files"):
         entries = getattr(config, name)
         setattr(config, name, [e for e in entries if not _is_vendored(e)])
+    _add_own_files(config)
     # Jupyter Book appends "_static" to html_static_path even when _config.yml names it:
     # without this, the 20 MB of vendored files are copied twice per build.
     config.html_static_path = list(dict.fromkeys(config.html_static_path))
@@ -106,6 +113,19 @@ def configure(app: Sphinx, config: Any) -> None:
             config.mathjax_path, VENDOR["mathjax/tex-chtml"],
             type="book_offline", subtype="cdn",
         )
+
+
+def _add_own_files(config: Any) -> None:
+    """Load the book's accessibility script and style sheet on every page, once.
+
+    Jupyter Book adds every .js/.css file under _static itself; this does not rely on it.
+    """
+    for name, filename in (("html_js_files", A11Y_JS), ("html_css_files", A11Y_CSS)):
+        entries = list(getattr(config, name))
+        names = [e[0] if isinstance(e, (tuple, list)) else e for e in entries]
+        if filename not in names:
+            entries.append(filename)
+        setattr(config, name, entries)
 
 
 def _is_vendored(entry: str | tuple[str, dict]) -> bool:
@@ -313,6 +333,67 @@ def _load_once(body: str, base: str) -> str:
     return body
 
 
+# --- Accessibility of the written pages --------------------------------------------------------
+# Each rule: (what it fixes, regex, replacement). They run on the whole written page (the theme's
+# header as well as the body) at build-finished, and are idempotent.
+_A11Y_RULES = [
+    # docutils' HTML5 writer puts citations (sphinxcontrib-bibtex's reference lists) in
+    # <div role="list"> whose entries have role="doc-biblioentry", a role that DPUB-ARIA 1.1
+    # deprecated and that is no list item: axe's aria-required-children (critical). Plain list
+    # items keep the list a list for screen readers.
+    ("citation list items",
+     re.compile(r'(<div class="citation"[^>]*?\brole=")doc-biblioentry(")'),
+     r"\1listitem\2"),
+    # bertviz writes "Layer: <select id="layer">" with no <label>: axe's select-name
+    # (critical). The visible text before the <select> becomes its accessible name.
+    ("unlabelled <select> after a visible label",
+     re.compile(r'(?P<text>\b[A-Z][A-Za-z ]{0,30}):(?P<space>\s*)<select(?P<attrs>'
+                r'(?![^>]*\baria-label)(?![^>]*\btitle=)[^>]*)>'),
+     lambda m: (f'{m["text"]}:{m["space"]}<select{m["attrs"]} '
+                f'aria-label="{m["text"].strip()}">')),
+    # pydata-sphinx-theme's search field button shows "Search Ctrl+K" but is named "Search"
+    # by aria-label: axe's label-content-name-mismatch (WCAG 2.5.3 label in name, serious).
+    # Without the aria-label its name is its visible text; aria-keyshortcuts says what Ctrl+K is.
+    ("search button named by its visible text",
+     re.compile(r'(<button class="btn search-button-field[^"]*"[^>]*?)\s+aria-label="Search"'
+                r'([^>]*>)'),
+     r'\1 aria-keyshortcuts="Control+K"\2'),
+    # The theme's colour-mode button (aria-label "Color mode") holds three icons whose titles
+    # ("Light", "Dark", "System Settings") Font Awesome turns into visible-text names: the
+    # same rule. The icons are decoration; the button's name and tooltip say what it does.
+    ("colour-mode icons are decoration",
+     re.compile(r'(<i class="theme-switch [^"]*"[^>]*?)\s+title="[^"]*"([^>]*>)'),
+     r'\1 aria-hidden="true"\2'),
+    # myst-nb's folded code cells (hide-input: the Colab set-up cell) are a <summary> named
+    # "Toggle hidden content" that shows "Show code cell source": the same rule. Its name is
+    # then its visible text ("Show code cell source" / "Hide code cell source").
+    ("folded cell summary named by its visible text",
+     re.compile(r'<summary aria-label="Toggle hidden content">'),
+     "<summary>"),
+]
+
+
+def fix_accessibility(html: str) -> str:
+    """Apply ``_A11Y_RULES`` to a written page (idempotent)."""
+    for _, pattern, replacement in _A11Y_RULES:
+        html = pattern.sub(replacement, html)
+    return html
+
+
+def fix_written_pages(app: Sphinx, exception: Exception | None) -> None:
+    """Rewrite every written page with ``fix_accessibility``."""
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.builder.outdir)
+    for page in sorted(outdir.rglob("*.html")):
+        if {"_static", "_sources"} & set(page.relative_to(outdir).parts):
+            continue
+        html = page.read_text(encoding="utf-8")
+        fixed = fix_accessibility(html)
+        if fixed != html:
+            page.write_text(fixed, encoding="utf-8")
+
+
 # --- Catch-all check of the written pages ------------------------------------------------------
 # Elements that fetch their src/href while the page loads; <a href> only navigates.
 _FETCHING_RE = re.compile(
@@ -369,5 +450,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", check_vendored)
     # After myst-nb (500) has added the page's widget scripts.
     app.connect("html-page-context", rewrite_page, priority=900)
+    app.connect("build-finished", fix_written_pages, priority=400)
     app.connect("build-finished", check_written_pages)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

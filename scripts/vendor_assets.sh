@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Vendor the JavaScript that the built book loads, so that every page renders with no network.
+# Vendor the JavaScript that the built book loads, so that every page renders with no network,
+# and the JavaScript that the browser test injects into every page (axe-core).
 #
 # The notebooks' outputs and the Sphinx extensions point at CDNs (cdnjs, jsdelivr, cdn.plot.ly);
 # _ext/book_offline.py rewrites those references to the files this script puts under
@@ -7,7 +8,8 @@
 #
 # Sources: npm tarballs fetched with `npm pack <name>@<exact version>` (tarball only: no
 # dependency install and no lock file, which would record registry hostnames) into .cache/npm/
-# (gitignored), checked against the SHA-256 pinned below; plotly.js is copied from the installed
+# (gitignored), checked against the SHA-256 pinned below; axe-core goes to tests/browser/vendor/
+# (gitignored; the browser test injects it, the book never loads it); plotly.js is copied from the installed
 # plotly Python package, so that it always matches the plotly that wrote the figures.
 #
 # Idempotent and fast when already done: a stamp file records what was vendored.
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 # --- Pinned versions: the one place they are set ----------------------------------------------
-NAMES=(requirejs d3 jquery mathjax @jupyter-widgets/html-manager)
+NAMES=(requirejs d3 jquery mathjax @jupyter-widgets/html-manager axe-core)
 declare -A VERSION=(
   # require.js: loaded by myst-nb's widget embedding and by bertviz (which asks for 2.3.6;
   # 2.3.7 has the same API plus the fix for the config prototype-pollution bug).
@@ -28,6 +30,8 @@ declare -A VERSION=(
   [mathjax]=3.2.2
   # Widget embedding for ipywidgets 8.1.x (ipywidgets asks for html-manager ^1.0.1).
   [@jupyter-widgets/html-manager]=1.0.15
+  # axe-core: the accessibility checker of tests/browser (WCAG 2.0/2.1 A and AA rules).
+  [axe-core]=4.14.1
 )
 # SHA-256 of each npm tarball: a changed tarball (or a bumped version) fails loudly.
 declare -A SHA256=(
@@ -36,6 +40,7 @@ declare -A SHA256=(
   [jquery]=b991ccb0af0fded3fb9e8bb463e06bc500d88145058b4f0703cbbddf0100e8a7
   [mathjax]=1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
   [@jupyter-widgets/html-manager]=2b9d65cb7913e1c7d671757a10008b32c9c2448d4429513371e55c07d6107638
+  [axe-core]=e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745
 )
 # plotly.js is not pinned here: it is copied from the installed plotly package (see below).
 # -----------------------------------------------------------------------------------------------
@@ -44,6 +49,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache/npm"
 DEST="$ROOT/_static/vendor"
 STAMP="$DEST/VERSIONS.txt"
+# Files only the browser test uses: kept out of _static, so the built book does not ship them.
+TEST_DEST="$ROOT/tests/browser/vendor"
+TEST_ONLY=(axe-core)
 
 # The interpreter whose plotly wrote the figures: the book's venv (VENV, as in scripts/setup.sh).
 VENV="${VENV:-.venv}"
@@ -67,7 +75,8 @@ expected_stamp() {
 }
 
 if [[ -f "$STAMP" ]] && [[ "$(cat "$STAMP")" == "$(expected_stamp)" ]] \
-   && cmp -s "$PLOTLY_JS" "$DEST/plotly/plotly.min.js"; then
+   && cmp -s "$PLOTLY_JS" "$DEST/plotly/plotly.min.js" \
+   && [[ -f "$TEST_DEST/VERSIONS.txt" ]] && cmp -s "$STAMP" "$TEST_DEST/VERSIONS.txt"; then
   echo "vendor_assets: up to date ($DEST)"
   exit 0
 fi
@@ -125,6 +134,7 @@ for name in "${NAMES[@]}"; do
       mkdir -p "$STAGE/html-manager"
       mv "$WORK/package/dist/"* "$STAGE/html-manager/"
       rm -rf "$WORK/package" ;;
+    axe-core)  unpack "$tgz" "$STAGE/axe-core" axe.min.js LICENSE ;;
     *) echo "error: no extraction rule for $name" >&2; exit 1 ;;
   esac
   rmdir "$STAGE"/*/dist "$STAGE"/*/es5 2>/dev/null || true
@@ -132,9 +142,14 @@ done
 mkdir -p "$STAGE/plotly"
 cp "$PLOTLY_JS" "$STAGE/plotly/plotly.min.js"
 expected_stamp > "$STAGE/VERSIONS.txt"
+TEST_STAGE="$WORK/test-vendor"
+mkdir -p "$TEST_STAGE"
+for name in "${TEST_ONLY[@]}"; do mv "$STAGE/$name" "$TEST_STAGE/"; done
+cp "$STAGE/VERSIONS.txt" "$TEST_STAGE/VERSIONS.txt"
 
-# Swap in the new folder only once everything is in place.
-rm -rf "$DEST"
-mkdir -p "$(dirname "$DEST")"
+# Swap in the new folders only once everything is in place.
+rm -rf "$DEST" "$TEST_DEST"
+mkdir -p "$(dirname "$DEST")" "$(dirname "$TEST_DEST")"
 mv "$STAGE" "$DEST"
-echo "vendor_assets: wrote $DEST ($(du -sh "$DEST" | cut -f1))"
+mv "$TEST_STAGE" "$TEST_DEST"
+echo "vendor_assets: wrote $DEST ($(du -sh "$DEST" | cut -f1)) and $TEST_DEST"

@@ -27,6 +27,7 @@ from typing import Callable
 import torch
 
 from .chardata import CharData, evaluate_loss, get_batch, load_char_data, vocab_to_json
+from .env import seed_everything
 from .gpt import GPT, GPTConfig, save_gpt
 from .training import TrainHistory, make_optimizer, train_loop, warmup_cosine_lr
 
@@ -67,7 +68,7 @@ def train_char_gpt(cfg: TrainConfig, data: CharData | None = None, *, progress: 
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}.")
     data = data if data is not None else load_char_data(verbose=progress)
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)        # the initial weights (LLMBOOK_SEED_SHIFT moves them)
     model = GPT(GPTConfig(vocab_size=len(data.vocab), block_size=cfg.block_size,
                           n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd,
                           dropout=cfg.dropout))

@@ -2,17 +2,22 @@
 
 Plotly figures work in the static HTML book (their dropdowns and sliders run in the
 browser, no kernel needed). Widgets need a kernel; they redraw an SVG string, which
-renders the same in Jupyter, Colab and the saved page.
+renders the same in Jupyter, Colab and the saved page. :class:`LiveFigure` redraws one
+plotly figure in place while a cell runs (a training curve), and leaves that one figure,
+in its final state, in the saved notebook and the book.
 """
 
 from __future__ import annotations
 
 import html
+import time
+import uuid
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["heatmap", "attention_explorer", "attention_svg", "attention_widget", "to_numpy_2d"]
+__all__ = ["heatmap", "attention_explorer", "attention_svg", "attention_widget", "to_numpy_2d",
+           "LiveFigure"]
 
 
 def to_numpy_2d(matrix, name: str = "matrix") -> np.ndarray:
@@ -191,9 +196,15 @@ def attention_widget(attentions: dict[str, np.ndarray], tokens: dict[str, list[s
     arrays = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v))
               for k, v in attentions.items()}
     first = next(iter(arrays.values()))
-    sentence = widgets.Dropdown(options=list(arrays), description="sentence")
-    layer = widgets.IntSlider(value=1, min=1, max=first.shape[0], description="layer")
-    head = widgets.IntSlider(value=1, min=1, max=first.shape[1], description="head")
+    # The descriptions are the controls' accessible names too (the book names each slider's
+    # handle by its label); the tooltips replace ipywidgets' default, which the saved page
+    # shows as "null".
+    sentence = widgets.Dropdown(options=list(arrays), description="sentence",
+                                tooltip="the sentence whose attention is drawn")
+    layer = widgets.IntSlider(value=1, min=1, max=first.shape[0], description="layer",
+                              tooltip="the layer (1 = closest to the input)")
+    head = widgets.IntSlider(value=1, min=1, max=first.shape[1], description="head",
+                             tooltip="the attention head of that layer")
     picture = widgets.HTML()
 
     def redraw(_change=None):
@@ -206,3 +217,142 @@ def attention_widget(attentions: dict[str, np.ndarray], tokens: dict[str, list[s
         control.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([sentence, layer, head]), picture])
+
+
+class LiveFigure:
+    """One plotly figure that redraws in place while a cell runs, e.g. a training curve.
+
+    ::
+
+        curve = go.Figure(...)
+        with viz.LiveFigure(curve) as live:       # shows the figure
+            def on_eval(step, history, model):
+                curve.data[0].update(x=history.steps, y=history.loss)
+                live.update()                      # redraws it, in the same place
+            train(..., callback=on_eval)
+                                                   # leaving the block draws the final state
+
+    Why not ``handle = display(fig, display_id=True)`` and ``handle.update(fig)``? A plotly
+    figure displays itself (``_ipython_display_``), which ignores the display id: every
+    update *adds* a figure below the last, live and in the saved notebook (nbclient stores
+    each one, so the book showed an empty figure and a stack of snapshots). This class sends
+    the figure's own mime bundle with a display id and ``update_display_data`` messages, which
+    Jupyter, Colab and VS Code apply in place and which nbclient (``scripts/execute.py``)
+    applies to the one stored output: the notebook keeps exactly one figure, the last one.
+
+    Args:
+        fig: a ``plotly.graph_objects.Figure``; change its traces, then call :meth:`update`.
+        min_interval: seconds; :meth:`update` redraws at most this often (calls in between
+            are skipped, the latest state is drawn by the next redraw or by :meth:`close`).
+            Each redraw sends the whole figure, so a callback that runs every step stays cheap.
+
+    Outside IPython (a plain script) it does nothing, so code that uses it also runs there.
+    """
+
+    def __init__(self, fig, *, min_interval: float = 0.5):
+        if not hasattr(fig, "to_plotly_json"):
+            raise TypeError(f"LiveFigure needs a plotly Figure, got {type(fig).__name__}.")
+        self.fig = fig
+        self.min_interval = float(min_interval)
+        self.display_id = f"llmbook-live-{uuid.uuid4().hex}"
+        self.shown = False
+        self.closed = False
+        self.redraws = 0          # updates sent after the first display
+        self._last = float("-inf")
+        self._sent: str | None = None  # the figure (JSON) last displayed
+
+    # -- what is sent ---------------------------------------------------------------------
+    def _bundle(self) -> dict:
+        """The figure's mime bundle for the current plotly renderers (what ``fig.show()`` sends).
+
+        Built the way ``plotly.io.show`` builds it: the figure's own ``_repr_mimebundle_``
+        re-activates the renderer on every call, and the ``notebook`` renderers then display
+        their plotly.js loader again each time (one more output per redraw).
+        """
+        import plotly.io as pio
+
+        try:
+            from plotly.io._utils import validate_coerce_fig_to_dict
+
+            bundle = pio.renderers._build_mime_bundle(validate_coerce_fig_to_dict(self.fig, True))
+        except (ImportError, AttributeError):  # pragma: no cover - another plotly
+            bundle = self.fig._repr_mimebundle_()
+        if not bundle:  # no renderer set (pio.renderers.default == ""): plain HTML
+            bundle = {"text/html": self.fig.to_html(full_html=False, include_plotlyjs="cdn")}
+        return dict(bundle)
+
+    @staticmethod
+    def _in_ipython() -> bool:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython comes with Jupyter
+            return False
+        return get_ipython() is not None
+
+    def _send(self, update: bool) -> bool:
+        """Display (or redraw) the figure; False outside IPython or when nothing changed."""
+        if not self._in_ipython():
+            return False
+        from IPython.display import display, update_display
+
+        state = self.fig.to_json()  # (the HTML differs on every render: a fresh div id)
+        if update and state == self._sent:
+            return False  # nothing changed since the last redraw
+        if update:
+            update_display(self._bundle(), raw=True, display_id=self.display_id)
+        else:
+            display(self._bundle(), raw=True, display_id=self.display_id)
+        self._sent = state
+        return True
+
+    # -- the interface ----------------------------------------------------------------------
+    def show(self) -> "LiveFigure":
+        """Display the figure (once; later calls do nothing)."""
+        if not self.shown:
+            self._send(update=False)
+            self.shown = True
+            self._last = time.monotonic()
+        return self
+
+    def update(self, *, force: bool = False) -> bool:
+        """Redraw the figure in place with its current data; True if it was redrawn.
+
+        Skipped (False) when the last redraw is under ``min_interval`` seconds old, unless
+        ``force``; :meth:`close` draws the final state in any case.
+        """
+        if self.closed:
+            raise RuntimeError("this LiveFigure is closed: make a new one to draw again.")
+        if not self.shown:
+            self.show()
+            return self._sent is not None
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval:
+            return False
+        if not self._send(update=True):
+            return False
+        self.redraws += 1
+        self._last = now
+        return True
+
+    def close(self) -> None:
+        """Draw the figure's final state (if it changed since the last redraw) and stop.
+
+        Safe to call twice; called on leaving a ``with`` block, also when it raised.
+        """
+        if self.closed:
+            return
+        if not self.shown:
+            self.show()
+        else:
+            self.update(force=True)
+        self.closed = True
+
+    def __enter__(self) -> "LiveFigure":
+        return self.show()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("shown" if self.shown else "not shown")
+        return f"<LiveFigure {state}, {self.redraws} redraws>"

@@ -2,10 +2,19 @@
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``) headless. The book
 is served from ``_build/html`` on a loopback port; every request for anything else is blocked
-and fails the page. For each page: no console errors and no uncaught exceptions; every plotly
-figure has drawn its SVG; every bertviz view has drawn its SVG; every embedded widget has
-rendered; math has been typeset. A static test also fails if any page references a script or a
-stylesheet outside the book.
+and fails the page. Each page is loaded once (``visit``) and then checked by several tests:
+
+* it renders: no console errors and no uncaught exceptions; every plotly figure has drawn its
+  SVG; every bertviz view has drawn its SVG; every embedded widget has rendered; math has
+  been typeset;
+* it is accessible: axe-core (``tests/browser/vendor/``, put there by
+  ``scripts/vendor_assets.sh``; injected into the page, no network) finds no serious or
+  critical violation of the WCAG 2.0/2.1 A and AA rules;
+* its figures are whole: every plotly figure has data, and the page shows no more figures
+  than the notebook's cells made (see ``FIGURES_TAG``).
+
+Static tests fail if any page references a script or a stylesheet outside the book, and if a
+notebook cell stores more than one plotly figure (the snapshots of a "live" figure).
 
 Run after ``scripts/build.sh``. ``SCREENSHOTS=folder`` saves a full-page PNG of every page.
 """
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import sys
@@ -36,6 +46,17 @@ CHAPTER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
 RENDERED_PAGES = [p for p in PAGES if p != "index.html"]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+# What the accessibility test enforces: WCAG 2.0 and 2.1, levels A and AA; serious/critical.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_IMPACTS = ("serious", "critical")
+
+# A cell tagged so may store several plotly figures (a loop that draws one per setting, say);
+# any other cell may store one. A cell that redraws one figure while it runs uses
+# llmbook.viz.LiveFigure, which stores only its final state.
+FIGURES_TAG = "several-figures"
+PLOTLY_JSON = "application/vnd.plotly.v1+json"
+
 
 def test_the_book_is_built():
     assert PAGES, f"no HTML under {HTML}: run scripts/build.sh first"
@@ -51,6 +72,62 @@ def test_no_page_loads_anything_from_outside_the_book(page):
     for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S):
         hosts = re.findall(r"https?://(?:cdn\.|cdnjs\.|unpkg\.)[\w.-]+", body)
         assert not hosts, f"{page}: a script body points at {sorted(set(hosts))}"
+
+
+# --- figures stored in the notebooks -------------------------------------------------------------
+
+def _figures_in(output: dict) -> int:
+    """How many plotly figures one stored output shows (myst-nb renders its text/html)."""
+    data = output.get("data") or {}
+    html = data.get("text/html", "")
+    html = "".join(html) if isinstance(html, list) else html
+    return max(html.count('class="plotly-graph-div"'), 1 if PLOTLY_JSON in data else 0)
+
+
+def notebook_figures(notebook: Path) -> list[tuple[int, int, list[str], str]]:
+    """(cell index, figures stored, tags, first source line) of each shown cell with figures."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    found = []
+    for index, cell in enumerate(nb["cells"]):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code" or {"remove-cell", "remove-output"} & set(tags):
+            continue  # not on the page
+        count = sum(_figures_in(out) for out in cell.get("outputs", []))
+        if count:
+            source = "".join(cell["source"]).strip().splitlines()
+            found.append((index, count, tags, source[0] if source else ""))
+    return found
+
+
+def page_notebook(page: str) -> Path | None:
+    notebook = ROOT / Path(page).with_suffix(".ipynb")
+    return notebook if notebook.is_file() else None
+
+
+def allowed_figures(page: str) -> int:
+    """The most plotly figures the page may show: one per figure-making cell, or all that a
+    cell tagged FIGURES_TAG stores; none on a page that is not a notebook."""
+    notebook = page_notebook(page)
+    if notebook is None:
+        return 0
+    return sum(count if FIGURES_TAG in tags else 1
+               for _, count, tags, _ in notebook_figures(notebook))
+
+
+NOTEBOOK_PAGES = [p for p in CHAPTER_PAGES if page_notebook(p)]
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_no_cell_stores_more_than_one_figure(page):
+    notebook = page_notebook(page)
+    extra = [f"cell {index} ({first!r}...) stores {count} plotly figures"
+             for index, count, tags, first in notebook_figures(notebook)
+             if count > 1 and FIGURES_TAG not in tags]
+    assert not extra, (
+        f"{notebook.relative_to(ROOT)}: " + "; ".join(extra) + ". A figure redrawn while the "
+        "cell runs (display(fig, display_id=True) + handle.update(fig)) is stored once per "
+        "redraw: use llmbook.viz.LiveFigure, which keeps its final state only; a cell that "
+        f"really makes several figures gets the tag {FIGURES_TAG!r}.")
 
 
 # --- the browser --------------------------------------------------------------------------------
@@ -110,6 +187,40 @@ DRAWN_JS = """() => {
   };
 }""" % WIDGET_VIEW
 
+# Plotly figures that show nothing: no trace with a data point, and no drawing of their own
+# (shapes, annotations, images: a diagram). Points are counted over the arrays a trace can hold
+# its data in, in plotly.js's own copy of the data (_fullData: typed arrays decoded).
+EMPTY_FIGURES_JS = """() => {
+  const keys = ['x', 'y', 'z', 'values', 'labels', 'r', 'theta', 'lat', 'lon', 'a', 'b', 'c',
+                'open', 'close', 'ids', 'dimensions', 'cells', 'header', 'locations'];
+  const size = (v) => {
+    if (!v || typeof v !== 'object') return 0;
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) return v.length;
+    if (v._inputArray) return size(v._inputArray);                   // {dtype, bdata, ...}
+    if (Array.isArray(v.values) || ArrayBuffer.isView(v.values)) return v.values.length;
+    return 0;
+  };
+  const points = (trace) => Math.max(trace._length || 0, ...keys.map(k => size(trace[k])));
+  return [...document.querySelectorAll('.js-plotly-plot')].map((gd, index) => {
+      const data = gd._fullData || gd.data || [];
+      const layout = gd.layout || {};
+      const drawn = ['shapes', 'annotations', 'images']
+          .reduce((n, k) => n + ((layout[k] || []).length), 0);
+      const title = layout.title;
+      return {index: index, traces: data.length, points: data.map(points), drawn: drawn,
+              title: (title && (title.text || (typeof title === 'string' && title))) || ''};
+    }).filter(f => !f.points.some(n => n > 0) && !f.drawn);
+}"""
+
+AXE_JS = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                          resultTypes: ['violations']});
+  return {version: axe.version, violations: result.violations.map(v => ({
+      id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+      nodes: v.nodes.map(n => ({target: n.target.map(t => [].concat(t).join(' >>> ')).join(' >>> '),
+                                impact: n.impact}))}))};
+}"""
+
 SETTLED_JS = """(c) => {
   const s = (%s)();
   return s.plotlyDrawn === s.plotly && s.bertvizDrawn === s.bertviz
@@ -124,8 +235,20 @@ def test_index_redirects_to_the_first_page():
     assert target and (HTML / target.group(1)).is_file(), "index.html must redirect to a page"
 
 
-@pytest.mark.parametrize("page", RENDERED_PAGES)
-def test_page_renders_offline_without_errors(browser, server, page):
+@pytest.fixture(scope="module")
+def visit(browser, server):
+    """visit(page): what the browser saw on the page; each page is loaded once per run."""
+    seen: dict[str, dict] = {}
+
+    def load(page: str) -> dict:
+        if page not in seen:
+            seen[page] = _load(browser, server, page)
+        return seen[page]
+
+    return load
+
+
+def _load(browser, server, page: str) -> dict:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
     blocked: list[str] = []
@@ -152,15 +275,29 @@ def test_page_renders_offline_without_errors(browser, server, page):
             pass
         tab.wait_for_timeout(300)           # late console errors
         counts = tab.evaluate(DRAWN_JS)
+        empty_figures = tab.evaluate(EMPTY_FIGURES_JS)
+        # After the checks above, so that its own work cannot hide a late error.
+        axe = None
+        if AXE.is_file():
+            tab.add_script_tag(path=str(AXE))  # inlined into the page: nothing is fetched
+            axe = tab.evaluate(AXE_JS, AXE_TAGS)
         if os.environ.get("SCREENSHOTS"):
             out = Path(os.environ["SCREENSHOTS"]) / (page.replace("/", "__") + ".png")
             out.parent.mkdir(parents=True, exist_ok=True)
             tab.screenshot(path=str(out), full_page=True)
     finally:
         context.close()
+    return {"problems": problems, "blocked": blocked, "counts": counts,
+            "empty_figures": empty_figures, "axe": axe}
 
-    assert not blocked, f"{page} asked for resources outside the book: {sorted(set(blocked))}"
-    assert not problems, f"{page}:\n" + "\n".join(problems)
+
+@pytest.mark.parametrize("page", RENDERED_PAGES)
+def test_page_renders_offline_without_errors(visit, page):
+    seen = visit(page)
+    counts = seen["counts"]
+    assert not seen["blocked"], \
+        f"{page} asked for resources outside the book: {sorted(set(seen['blocked']))}"
+    assert not seen["problems"], f"{page}:\n" + "\n".join(seen["problems"])
     assert counts["plotlyDrawn"] == counts["plotly"], f"{page}: plotly figures not drawn: {counts}"
     assert counts["bertvizDrawn"] == counts["bertviz"], f"{page}: bertviz views not drawn: {counts}"
     if counts["widgetViews"]:
@@ -170,14 +307,44 @@ def test_page_renders_offline_without_errors(browser, server, page):
         assert counts["mathTypeset"] >= counts["math"] // 2, f"{page}: math not typeset: {counts}"
 
 
-def test_the_attention_section_draws_what_it_promises(browser, server):
+def format_axe(page: str, axe: dict) -> str:
+    """A violation report a developer can act on: rule, impact, help, and every element."""
+    lines = [f"{page}: axe-core {axe['version']} finds WCAG 2 A/AA violations "
+             f"({'/'.join(AXE_IMPACTS)}):"]
+    for v in axe["violations"]:
+        lines.append(f"  {v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>")
+        lines.extend(f"      {node['target']}" for node in v["nodes"])
+    lines.append("  Fix them where the HTML is made (_ext/book_offline.py, _static/book_a11y.*, "
+                 "the package's figures and widgets), not by excluding rules or elements.")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("page", RENDERED_PAGES)
+def test_page_is_accessible(visit, page):
+    assert AXE.is_file(), f"{AXE} is missing: run scripts/vendor_assets.sh"
+    axe = visit(page)["axe"]
+    serious = [v for v in axe["violations"] if v["impact"] in AXE_IMPACTS]
+    if serious:
+        pytest.fail(format_axe(page, {**axe, "violations": serious}))
+
+
+@pytest.mark.parametrize("page", RENDERED_PAGES)
+def test_page_figures_have_data_and_are_not_repeated(visit, page):
+    seen = visit(page)
+    faults = [f"figure {f['index'] + 1} ({f['title'] or 'untitled'}, {f['traces']} traces) "
+              "has no data points" for f in seen["empty_figures"]]
+    shown, allowed = seen["counts"]["plotly"], allowed_figures(page)
+    if shown > allowed:
+        faults.append(
+            f"it shows {shown} plotly figures, but its notebook's cells make {allowed} (one "
+            f"per cell, or all of a cell tagged {FIGURES_TAG!r}): see "
+            "test_no_cell_stores_more_than_one_figure")
+    if faults:
+        pytest.fail(f"{page}: " + "; ".join(faults))
+
+
+def test_the_attention_section_draws_what_it_promises(visit):
     """Section 2.3 has plotly figures, two bertviz views and a widget: all must be there."""
-    page = "chapters/02_core_concepts/2_3_attention.html"
-    tab = browser.new_page()
-    tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
-    tab.goto(server + page, wait_until="load", timeout=60_000)
-    tab.wait_for_function(SETTLED_JS, timeout=30_000, polling=250)
-    counts = tab.evaluate(DRAWN_JS)
-    tab.close()
+    counts = visit("chapters/02_core_concepts/2_3_attention.html")["counts"]
     assert counts["plotly"] >= 4 and counts["bertviz"] >= 2, counts
     assert counts["widgetViews"] >= 1 and counts["widgetsDrawn"] >= 1, counts

@@ -175,10 +175,12 @@ def _convert_smollm2(tmp: Path, marker: dict[str, Any]) -> None:
     del fresh
     # Check the copy: same tokens, logits as close as float16 storage allows.
     ids = tokenizer.apply_chat_template([{"role": "user", "content": _VERIFY_PROMPT}],
-                                        add_generation_prompt=True, return_tensors="pt")
+                                        add_generation_prompt=True, return_tensors="pt",
+                                        return_dict=True)   # a tensor, not a dict, in 4.x
     reloaded_tok = AutoTokenizer.from_pretrained(tmp)
     again = reloaded_tok.apply_chat_template([{"role": "user", "content": _VERIFY_PROMPT}],
-                                             add_generation_prompt=True, return_tensors="pt")
+                                             add_generation_prompt=True, return_tensors="pt",
+                                             return_dict=True)
     if not torch.equal(ids["input_ids"], again["input_ids"]):
         raise RuntimeError("the converted SmolLM2 tokenizer does not reproduce the GGUF one")
     reloaded = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32,
