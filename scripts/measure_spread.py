@@ -91,8 +91,10 @@ def report(log: pathlib.Path = LOG) -> int:
         if outside:
             note = "OUTSIDE: " + ", ".join(outside)
             broken += 1
-        elif spread > 0 and (high - low) > 20 * spread:
-            note = f"band {(high - low) / spread:.0f}x the spread"
+        elif (high - low) > 20 * max(spread, 0.005 * max(abs(lo), abs(hi))):
+            # wider than 20 spreads (or, for a value that hardly moves, 10 % of the value):
+            # a band that cannot fail checks nothing
+            note = "band too wide for the spread"
         print(f"{notebook[:34]:34s} {name[:26]:26s} {len(values):2d} {lo:9.4g} {hi:9.4g} "
               f"{spread:8.2g} [{low:9.4g},{high:9.4g}]  {note}")
     return 1 if broken else 0
