@@ -92,12 +92,12 @@ def glue(name: str, value: object) -> None:
     myst_glue(name, value, display=False)
 
 
-def claim(name: str, value: object, *, between: tuple[float, float]) -> float:
+def claim(name: str, value: object, *, between: tuple[float, float]) -> None:
     """Assert that ``low <= value <= high`` and glue ``value`` under ``name`` for the prose.
 
     ``between`` is the band the text may rely on, chosen from measured spread; a value
     outside it raises :class:`BandError` naming the number, the band and what to do.
-    Returns the value as a float, so a cell can write ``ppl = claim("ppl", ppl, ...)``.
+    Returns nothing, so a claim on a cell's last line adds no output to the page.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"claim name must be an identifier-like string (it becomes a glue "
@@ -118,4 +118,3 @@ def claim(name: str, value: object, *, between: tuple[float, float]) -> float:
             f"machine computes differently from every setting measured so far: please "
             f"report it with the output of llmbook.env.environment_report().")
     glue(name, value)
-    return value
