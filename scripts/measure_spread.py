@@ -14,7 +14,8 @@ wider than the spread.
     .venv/bin/python scripts/measure_spread.py --settings native,sse --jobs 2
 
 The raw log goes to ``.cache/spread/claims.jsonl``; ``--report`` re-prints the table from
-it without running anything.
+it without running anything. The measurement behind today's bands is kept in
+``scripts/measured_spread.md``.
 """
 
 from __future__ import annotations
