@@ -154,13 +154,34 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic", "--disable-dev-shm-usage"])
-        yield chromium
-        chromium.close()
+        browsers = _Browsers(p)
+        yield browsers
+        browsers.close()
+
+
+class _Browsers:
+    """Chromium, relaunched if it died: a crashed browser process is the machine's problem,
+    not the page's (a page that crashes it again still fails, on the retry)."""
+
+    ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--disable-quic", "--disable-dev-shm-usage"]
+
+    def __init__(self, playwright):
+        self.playwright, self.current, self.relaunches = playwright, None, 0
+
+    def get(self):
+        if self.current is None or not self.current.is_connected():
+            if self.current is not None:
+                self.relaunches += 1
+                print(f"Chromium had closed; relaunching it ({self.relaunches})")
+            self.current = self.playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=self.ARGS)
+        return self.current
+
+    def close(self):
+        if self.current is not None and self.current.is_connected():
+            self.current.close()
 
 
 # Figures, views and widgets drawn: counted in the page once it has settled.
@@ -242,7 +263,13 @@ def visit(browser, server):
 
     def load(page: str) -> dict:
         if page not in seen:
-            seen[page] = _load(browser, server, page)
+            from playwright.sync_api import Error as PlaywrightError
+            try:
+                seen[page] = _load(browser.get(), server, page)
+            except PlaywrightError as error:
+                if "has been closed" not in str(error):
+                    raise
+                seen[page] = _load(browser.get(), server, page)   # once, in a new browser
         return seen[page]
 
     return load
