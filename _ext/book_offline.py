@@ -380,14 +380,18 @@ def fix_accessibility(html: str) -> str:
     return html
 
 
+def _written_pages(app: Sphinx, exception: Exception | None) -> list[Path]:
+    """The HTML pages a successful build wrote (not the copied static files)."""
+    if exception is not None or app.builder.format != "html":
+        return []
+    outdir = Path(app.builder.outdir)
+    return [page for page in sorted(outdir.rglob("*.html"))
+            if not {"_static", "_sources"} & set(page.relative_to(outdir).parts)]
+
+
 def fix_written_pages(app: Sphinx, exception: Exception | None) -> None:
     """Rewrite every written page with ``fix_accessibility``."""
-    if exception is not None or app.builder.format != "html":
-        return
-    outdir = Path(app.builder.outdir)
-    for page in sorted(outdir.rglob("*.html")):
-        if {"_static", "_sources"} & set(page.relative_to(outdir).parts):
-            continue
+    for page in _written_pages(app, exception):
         html = page.read_text(encoding="utf-8")
         fixed = fix_accessibility(html)
         if fixed != html:
@@ -430,17 +434,13 @@ def external_assets(html: str) -> list[str]:
 
 def check_written_pages(app: Sphinx, exception: Exception | None) -> None:
     """Warn about any page that still loads something from outside the book."""
-    if exception is not None or app.builder.format != "html":
-        return
-    outdir = Path(app.builder.outdir)
-    for page in sorted(outdir.rglob("*.html")):
-        if "_static" in page.relative_to(outdir).parts:
-            continue
+    for page in _written_pages(app, exception):
         urls = external_assets(page.read_text(encoding="utf-8"))
         if urls:
             logger.warning(
                 "%s loads %s from outside the book; add it to _ext/book_offline.py and %s",
-                page.relative_to(outdir).as_posix(), ", ".join(sorted(set(urls))), FIX_HINT,
+                page.relative_to(app.builder.outdir).as_posix(), ", ".join(sorted(set(urls))),
+                FIX_HINT,
                 type="book_offline", subtype="external",
             )
 
