@@ -193,3 +193,10 @@ def test_bad_input_is_answered_clearly():
 
     with pytest.raises(ValueError, match="no pad token"):
         C.predict(_Toy(), NoPad(), ["a"])
+
+
+def test_pad_batch():
+    ids, mask = C.pad_batch([[5, 6, 7], [8]], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    with pytest.raises(ValueError, match="non-empty"):
+        C.pad_batch([[1], []], 0)

@@ -30,8 +30,9 @@ import torch
 from torch import nn
 
 __all__ = ["accuracy", "precision_recall_f1", "macro_f1", "confusion_matrix",
-           "Encoded", "encode", "length_batches", "linear_warmup_lr", "ClassifierHistory",
-           "train_classifier", "predict", "ClassificationReport", "evaluate_classifier"]
+           "Encoded", "encode", "length_batches", "pad_batch", "linear_warmup_lr",
+           "ClassifierHistory", "train_classifier", "predict", "ClassificationReport",
+           "evaluate_classifier"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,7 +186,12 @@ def length_batches(lengths: Sequence[int], batch_size: int, *, seed: int | None 
     return batches
 
 
-def _pad(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token-id lists to one width: ``(input_ids, attention_mask)``, both (B, T)
+    long tensors, the mask 1 on real tokens and 0 on padding (an encoder reads the whole
+    sequence, so the side does not matter; a decoder that generates needs left padding)."""
+    if not ids or any(len(x) == 0 for x in ids):
+        raise ValueError("pad_batch needs a non-empty list of non-empty token-id lists")
     width = max(len(x) for x in ids)
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
@@ -311,7 +317,7 @@ def train_classifier(model: nn.Module, tokenizer: Any, data: Sequence[tuple[str,
                                         total_steps=total)
                 for g in optimizer.param_groups:
                     g["lr"] = rate
-                ids, mask = _pad([encoded.input_ids[i] for i in batch], pad_id)
+                ids, mask = pad_batch([encoded.input_ids[i] for i in batch], pad_id)
                 labels = torch.tensor([encoded.labels[i] for i in batch])
                 out = _logits(model, ids, mask, labels)
                 optimizer.zero_grad(set_to_none=True)
@@ -353,7 +359,7 @@ def predict(model: nn.Module, tokenizer: Any, texts: Sequence[str], *, batch_siz
     model.eval()
     preds = [0] * len(ids)
     for batch in length_batches([len(x) for x in ids], batch_size, seed=None):
-        x, mask = _pad([list(ids[i]) for i in batch], pad_id)
+        x, mask = pad_batch([list(ids[i]) for i in batch], pad_id)
         for i, p in zip(batch, _logits(model, x, mask).logits.argmax(-1).tolist()):
             preds[i] = p
     model.train(was_training)
