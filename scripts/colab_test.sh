@@ -20,6 +20,9 @@
 #                               of the stored one (before the notebooks are re-executed)
 #   COLAB_NOTEBOOKS="a.ipynb b.ipynb"  other notebooks
 #   COLAB_CACHE=folder          where the environments live (default .cache)
+#   COLAB_RECORD=file.json      also write the measured times (set-up cell and whole notebook,
+#                               per environment) there; section 5.1 reads
+#                               code/llmbook/checkpoints/colab_times.json, written this way
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -114,6 +117,21 @@ if not seen:
     sys.exit(0 if custom else 1)
 print("   the same SmolLM2 in every environment")
 EOF
+if [ -n "${COLAB_RECORD:-}" ]; then
+  "$PYTHON" - "$COLAB_RECORD" "${dirs[@]}" <<'EOF' || status=1
+import datetime, json, pathlib, sys
+out, dirs = sys.argv[1], sys.argv[2:]
+record = {"written_by": "COLAB_RECORD=... scripts/colab_test.sh",
+          "date": datetime.date.today().isoformat(), "environments": {}}
+for d in dirs:
+    report = json.loads((pathlib.Path(d) / "report.json").read_text())
+    record["environments"][report["transformers"]] = [
+        {"notebook": r["notebook"], "seconds": r["seconds"],
+         "setup_cell_seconds": r.get("setup_cell_seconds")} for r in report["results"]]
+pathlib.Path(out).write_text(json.dumps(record, indent=2) + "\n")
+print(f"   wrote {out}")
+EOF
+fi
 echo "== Colab-path test: $(( $(date +%s) - start_all )) s in all, $([ $status = 0 ] && echo passed || echo FAILED)"
 # One closing line that counts the notebooks and scripts run in every environment.
 "$PYTHON" - "${dirs[@]}" <<'EOF' || true

@@ -7,7 +7,7 @@ and returns a :class:`Feedback` (truthy when right); a wrong answer never raises
 * :mod:`._feedback` -- :class:`Feedback` and the loop over test cases every grader uses;
 * :mod:`.attention`, :mod:`.embeddings`, :mod:`.language_models`, :mod:`.tokenization`,
   :mod:`.losses`, :mod:`.gradients`, :mod:`.transformer`, :mod:`.parameter_counts`,
-  :mod:`.training`, :mod:`.classification` -- the graders. A new exercise's grader goes in the module of its
+  :mod:`.training`, :mod:`.classification`, :mod:`.environment` -- the graders. A new exercise's grader goes in the module of its
   concept (or a new one, re-exported here).
 """
 
@@ -17,6 +17,7 @@ from .attention import (check_additive_attention, check_causal_mask,
                         check_worked_example)
 from .classification import check_macro_f1
 from .embeddings import check_mean_pooling, check_positional_encoding
+from .environment import check_exact_pins
 from .gradients import check_softmax_backward
 from .language_models import check_bigram_probabilities, check_perplexity
 from .losses import check_contrastive_info_nce, check_info_nce_formula, check_lm_nll
@@ -40,5 +41,5 @@ __all__ = [
     "check_mha_parameter_count", "check_bert_parameter_count",
     "check_transformer_parameter_count", "check_gpt_parameter_count", "check_model_memory",
     "check_warmup_cosine", "check_freeze_body",
-    "check_macro_f1",
+    "check_macro_f1", "check_exact_pins",
 ]
