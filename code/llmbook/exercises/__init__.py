@@ -7,7 +7,7 @@ and returns a :class:`Feedback` (truthy when right); a wrong answer never raises
 * :mod:`._feedback` -- :class:`Feedback` and the loop over test cases every grader uses;
 * :mod:`.attention`, :mod:`.embeddings`, :mod:`.language_models`, :mod:`.tokenization`,
   :mod:`.losses`, :mod:`.gradients`, :mod:`.transformer`, :mod:`.parameter_counts`,
-  :mod:`.training`, :mod:`.classification`, :mod:`.environment` -- the graders. A new exercise's grader goes in the module of its
+  :mod:`.training`, :mod:`.classification`, :mod:`.environment`, :mod:`.generation` -- the graders. A new exercise's grader goes in the module of its
   concept (or a new one, re-exported here).
 """
 
@@ -18,6 +18,8 @@ from .attention import (check_additive_attention, check_causal_mask,
 from .classification import check_macro_f1
 from .embeddings import check_mean_pooling, check_positional_encoding
 from .environment import check_exact_pins
+from .generation import (check_generate_reply, check_left_padding, check_new_tokens_only,
+                         check_predict_logits)
 from .gradients import check_softmax_backward
 from .language_models import check_bigram_probabilities, check_perplexity
 from .losses import check_contrastive_info_nce, check_info_nce_formula, check_lm_nll
@@ -42,4 +44,6 @@ __all__ = [
     "check_transformer_parameter_count", "check_gpt_parameter_count", "check_model_memory",
     "check_warmup_cosine", "check_freeze_body",
     "check_macro_f1", "check_exact_pins",
+    "check_new_tokens_only", "check_left_padding", "check_predict_logits",
+    "check_generate_reply",
 ]
