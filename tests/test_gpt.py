@@ -4,9 +4,19 @@ generation, saving and loading."""
 import pytest
 import torch
 
-from llmbook.gpt import GPT, GPTConfig, from_hf_gpt2, load_gpt, load_gpt2_state_dict, save_gpt
+from llmbook.gpt import (GPT, GPTConfig, KVCache, from_hf_gpt2, load_gpt, load_gpt2_state_dict,
+                         save_gpt)
 
 TINY = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny models: one thread is as fast, and far faster when other processes share the CPU
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _hf(seed=0):
@@ -111,3 +121,53 @@ def test_save_and_load_roundtrip(tmp_path):
         save_gpt(model, tmp_path / "m.pt")
     with pytest.raises(FileNotFoundError):
         load_gpt(tmp_path / "missing.safetensors")
+
+
+def test_kv_cache_gives_the_same_logits_and_tokens():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=32, n_layer=2, n_head=2, n_embd=16)).eval()
+    x = torch.randint(11, (2, 10), generator=torch.Generator().manual_seed(0))
+    cache = KVCache()
+    with torch.no_grad():
+        parts = [model.forward_with_cache(x[:, :6], cache),       # prompt, then one by one
+                 model.forward_with_cache(x[:, 6:7], cache),
+                 model.forward_with_cache(x[:, 7:], cache)]       # and several at once
+        assert (torch.cat(parts, dim=1) - model(x)).abs().max() < 1e-5
+    assert cache.length == 10 and len(cache.keys) == 2
+    # 2 (K, V) x layers x batch x heads x head_dim x length x 4 bytes
+    assert cache.nbytes() == 2 * 2 * 2 * 2 * 8 * 10 * 4
+    cache.select(torch.tensor([1]))
+    assert cache.keys[0].shape == (1, 2, 10, 8)
+    for kwargs in ({"temperature": 0}, {"temperature": 0.9, "top_k": 4, "seed": 3}):
+        assert torch.equal(model.generate(x[:, :3], 25, **kwargs),
+                           model.generate(x[:, :3], 25, use_cache=True, **kwargs))
+
+
+def test_attention_mask_left_padding_and_cache_errors():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16)).eval()
+    x = torch.randint(11, (1, 7), generator=torch.Generator().manual_seed(1))
+    padded = torch.cat([torch.zeros(1, 3, dtype=torch.long), x], dim=1)
+    mask = torch.tensor([[0, 0, 0] + [1] * 7])
+    with torch.no_grad():
+        out = model.forward_with_cache(padded, attention_mask=mask)
+        assert not out.isnan().any()
+        assert (out[:, 3:] - model(x)).abs().max() < 1e-5      # as if it were alone
+    with pytest.raises(ValueError, match="block_size"):
+        model.forward_with_cache(torch.zeros(1, 17, dtype=torch.long))
+    cache = KVCache()
+    model.forward_with_cache(torch.zeros(1, 10, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="exceed block_size"):
+        model.forward_with_cache(torch.zeros(1, 7, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="rows"):
+        model.forward_with_cache(torch.zeros(2, 1, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="attention_mask"):
+        model.forward_with_cache(x, attention_mask=torch.ones(1, 3))
+    with pytest.raises(TypeError):
+        model.forward_with_cache(x, cache={})
+    with pytest.raises(ValueError, match="use_cache=False"):
+        model.generate(x, 10, use_cache=True)
+    assert model.generate(x, 10).shape == (1, 17)               # without a cache it crops
+    with pytest.raises(ValueError, match="causal"):
+        GPT(GPTConfig(vocab_size=11, block_size=16, n_layer=1, n_head=2, n_embd=16,
+                      causal=False)).forward_with_cache(x)

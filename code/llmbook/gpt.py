@@ -14,6 +14,10 @@ of a ``transformers`` ``GPT2LMHeadModel`` load into :class:`GPT` with :func:`fro
 the only difference is that GPT-2 stores its linear layers as ``Conv1D`` with the weight as
 ``(in, out)``, where :class:`torch.nn.Linear` keeps ``(out, in)``, so those are transposed.
 
+For generation (section 3.6) a :class:`KVCache` keeps every layer's keys and values, so
+:meth:`GPT.forward_with_cache` feeds only the new tokens; it also takes an ``attention_mask``
+for left-padded batches. The plain :meth:`GPT.forward` is unchanged by either.
+
 Everything the model needs is in this file (only ``torch`` is imported); the character data
 and the training script live in :mod:`llmbook.chardata` and :mod:`llmbook.train_gpt`.
 """
@@ -30,8 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GPTConfig", "CausalSelfAttention", "MLP", "Block", "GPT", "from_hf_gpt2",
-           "load_gpt2_state_dict", "save_gpt", "load_gpt"]
+__all__ = ["GPTConfig", "CausalSelfAttention", "MLP", "Block", "KVCache", "cached_attention",
+           "GPT", "from_hf_gpt2", "load_gpt2_state_dict", "save_gpt", "load_gpt"]
 
 
 @dataclass
@@ -135,6 +139,63 @@ class Block(nn.Module):
         return x
 
 
+class KVCache:
+    """The keys and values of every layer for the tokens seen so far: a **KV cache**.
+
+    ``keys[i]`` and ``values[i]`` are layer ``i``'s, each ``(B, n_head, length, head_dim)``.
+    A new token's query attends to all of them, so generation feeds only the new token
+    instead of recomputing the whole prefix; :meth:`nbytes` is what that costs in memory,
+    ``2 x n_layer x B x n_head x head_dim x length x bytes per element``.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+
+    @property
+    def length(self) -> int:
+        """How many positions are cached (0 when empty)."""
+        return self.keys[0].size(2) if self.keys else 0
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the new positions' ``k, v`` of ``layer``; return all of that layer's."""
+        if layer == len(self.keys):
+            self.keys.append(k)
+            self.values.append(v)
+        else:
+            self.keys[layer] = torch.cat([self.keys[layer], k], dim=2)
+            self.values[layer] = torch.cat([self.values[layer], v], dim=2)
+        return self.keys[layer], self.values[layer]
+
+    def select(self, rows: torch.Tensor) -> "KVCache":
+        """Keep (and reorder) the batch rows ``rows``, e.g. the surviving beams."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
+        return self
+
+    def nbytes(self) -> int:
+        """Bytes held by the cached tensors."""
+        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+
+
+def cached_attention(attn: CausalSelfAttention, x: torch.Tensor, cache: KVCache | None,
+                     layer: int, mask: torch.Tensor | None) -> torch.Tensor:
+    """:class:`CausalSelfAttention` for new positions ``x (B, T, C)`` that also attend to
+    the cached ones: the new keys and values are appended to ``cache`` first. ``mask``
+    (boolean, True = may attend, broadcast to ``(B, n_head, T, length)``) or ``None``
+    (every new query sees every key: right for one new token)."""
+    B, T, C = x.shape
+    q, k, v = attn.c_attn(x).split(C, dim=2)
+    q, k, v = (t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2) for t in (q, k, v))
+    if cache is not None:
+        k, v = cache.append(layer, k, v)            # (B, n_head, past + T, head_dim)
+    y = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=attn.dropout if attn.training else 0.0)
+    y = y.transpose(1, 2).contiguous().view(B, T, C)
+    return attn.resid_dropout(attn.c_proj(y))
+
+
 class GPT(nn.Module):
     """A decoder-only language model: ids ``(B, T)`` -> next-token logits ``(B, T, vocab)``.
 
@@ -218,15 +279,63 @@ class GPT(nn.Module):
                                ignore_index=-100)
         return logits, loss
 
+    def forward_with_cache(self, idx: torch.Tensor, cache: KVCache | None = None, *,
+                           attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, T, vocab)`` of the new tokens ``idx``, after those in ``cache``.
+
+        ``cache`` (a :class:`KVCache`, filled as it goes) holds the keys and values of the
+        tokens before ``idx``; ``None`` means there are none. ``attention_mask (B, past + T)``
+        marks real tokens 1 and left padding 0: padded keys are never attended to, and
+        positions count real tokens only, so a padded row computes what it would alone.
+        """
+        idx = self._check_ids(idx)
+        if not self.config.causal:
+            raise ValueError("a KV cache needs a causal model (GPTConfig(causal=True)).")
+        if cache is not None and not isinstance(cache, KVCache):
+            raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}.")
+        B, T = idx.shape
+        past = cache.length if cache is not None else 0
+        total = past + T
+        if total > self.config.block_size:
+            raise ValueError(f"{past} cached + {T} new tokens exceed block_size "
+                             f"{self.config.block_size}: the position embeddings stop there. "
+                             f"Generate fewer tokens, or without a cache (which crops).")
+        if cache is not None and cache.keys and cache.keys[0].size(0) != B:
+            raise ValueError(f"the cache holds {cache.keys[0].size(0)} rows, idx {B}.")
+        rows = torch.arange(past, total, device=idx.device)[:, None]
+        mask = torch.arange(total, device=idx.device)[None, :] <= rows      # causal (T, total)
+        if attention_mask is None:
+            pos = torch.arange(past, total, device=idx.device)
+            mask = None if T == 1 else mask
+        else:
+            if not isinstance(attention_mask, torch.Tensor) or \
+                    tuple(attention_mask.shape) != (B, total):
+                raise ValueError(f"attention_mask must be a tensor of shape (B, cached + new) "
+                                 f"= {(B, total)}, got "
+                                 f"{getattr(attention_mask, 'shape', type(attention_mask))}.")
+            real = attention_mask.bool()
+            pos = (real.long().cumsum(-1) - 1).clamp(min=0)[:, past:]        # (B, T)
+            # a padded query sees itself only, so no row of the softmax is empty (NaN)
+            own = torch.arange(total, device=idx.device)[None, :] == rows
+            mask = ((mask & real[:, None, :]) | own)[:, None]                # (B, 1, T, total)
+        x = self.drop(self.wte(idx) + self.wpe(pos))
+        for i, block in enumerate(self.h):
+            x = x + cached_attention(block.attn, block.ln_1(x), cache, i, mask)
+            x = x + block.mlp(block.ln_2(x))
+        return self.lm_head(self.ln_f(x))
+
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None) -> torch.Tensor:
+                 top_k: int | None = None, seed: int | None = None,
+                 use_cache: bool = False) -> torch.Tensor:
         """Sample ``max_new_tokens`` tokens after ``idx (B, T)``; returns ``(B, T + new)``.
 
         ``temperature`` divides the logits (``0`` means greedy: always the most likely token),
         ``top_k`` keeps only the ``k`` most likely tokens, ``seed`` makes the sampling
         reproducible without touching the global generator. The context is cropped to the
-        last ``block_size`` tokens.
+        last ``block_size`` tokens; with ``use_cache=True`` a :class:`KVCache` feeds only the
+        new token each step (same tokens, far less work), and the prompt plus
+        ``max_new_tokens`` must fit in ``block_size``.
         """
         idx = self._check_ids(idx[:, -self.config.block_size:]
                               if isinstance(idx, torch.Tensor) and idx.dim() == 2 else idx)
@@ -238,14 +347,23 @@ class GPT(nn.Module):
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
                                   or top_k < 1):
             raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}.")
+        cache = KVCache() if use_cache else None
+        if use_cache and idx.size(1) + max_new_tokens > self.config.block_size:
+            raise ValueError(f"with use_cache=True the prompt ({idx.size(1)}) plus max_new_tokens "
+                             f"({max_new_tokens}) must fit in block_size "
+                             f"({self.config.block_size}); use use_cache=False, which crops.")
         gen = None
         if seed is not None:
             gen = torch.Generator(device=idx.device).manual_seed(int(seed))
         was_training = self.training
         self.eval()
         out = idx
-        for _ in range(max_new_tokens):
-            logits = self(out[:, -self.config.block_size:])[:, -1, :].float()
+        for step in range(max_new_tokens):
+            if cache is None:
+                logits = self(out[:, -self.config.block_size:])[:, -1, :].float()
+            else:               # the whole prompt once, then only the newest token
+                logits = self.forward_with_cache(out if step == 0 else out[:, -1:],
+                                                 cache)[:, -1, :].float()
             if temperature == 0:
                 nxt = logits.argmax(dim=-1, keepdim=True)
             else:

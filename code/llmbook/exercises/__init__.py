@@ -7,7 +7,7 @@ and returns a :class:`Feedback` (truthy when right); a wrong answer never raises
 * :mod:`._feedback` -- :class:`Feedback` and the loop over test cases every grader uses;
 * :mod:`.attention`, :mod:`.embeddings`, :mod:`.language_models`, :mod:`.tokenization`,
   :mod:`.losses`, :mod:`.gradients`, :mod:`.transformer`, :mod:`.parameter_counts`,
-  :mod:`.training`, :mod:`.classification`, :mod:`.environment`, :mod:`.generation` -- the graders. A new exercise's grader goes in the module of its
+  :mod:`.training`, :mod:`.classification`, :mod:`.environment`, :mod:`.generation`, :mod:`.decoding` -- the graders. A new exercise's grader goes in the module of its
   concept (or a new one, re-exported here).
 """
 
@@ -16,6 +16,7 @@ from .attention import (check_additive_attention, check_causal_mask,
                         check_scaled_dot_product_attention, check_target_mask,
                         check_worked_example)
 from .classification import check_macro_f1
+from .decoding import check_kv_cache_size, check_top_p_filter
 from .embeddings import check_mean_pooling, check_positional_encoding
 from .environment import check_exact_pins
 from .generation import (check_generate_reply, check_left_padding, check_new_tokens_only,
@@ -46,4 +47,5 @@ __all__ = [
     "check_macro_f1", "check_exact_pins",
     "check_new_tokens_only", "check_left_padding", "check_predict_logits",
     "check_generate_reply",
+    "check_top_p_filter", "check_kv_cache_size",
 ]
