@@ -24,6 +24,11 @@ def _ids(paths):
     return [str(p.relative_to(ROOT)) for p in paths]
 
 
+#: The few heavy notebooks the guide allows 3 minutes (a visible smaller setting of a longer
+#: run whose record the package ships).
+HEAVY = {"5_5_sentiment_finetuning": 180}
+
+
 def test_every_toc_entry_exists():
     for entry in toc_files():
         matches = [p for p in (ROOT / entry).parent.glob(pathlib.Path(entry).name + ".*")
@@ -75,7 +80,8 @@ class TestNotebook:
         assert size <= 2_000_000, f"{size / 1e6:.2f} MB with outputs; the budget is 2 MB"
         seconds = self.load(path)["metadata"].get("llmbook", {}).get("execution_seconds")
         assert seconds is not None, "no recorded run time: run scripts/execute.sh"
-        assert seconds <= 90, f"executes in {seconds} s; the budget is 90 s on 2 cores"
+        budget = HEAVY.get(path.stem, 90)
+        assert seconds <= budget, f"executes in {seconds} s; the budget is {budget} s on 2 cores"
 
 
 @pytest.mark.parametrize("path", SECTIONS, ids=_ids(SECTIONS))
