@@ -8,7 +8,6 @@
 #   lowest: torch==2.13.0, then every `name>=X` of code/pyproject.toml at exactly X
 #           (transformers, gguf, accelerate, safetensors, numpy, plotly, ipywidgets, tqdm),
 #           Colab's kernel (ipython 7.34.0, ipykernel 6.17.1) and nbclient/nbformat to run it;
-#   both:   scikit-learn (at the pin of requirements.txt), which Colab preinstalls;
 #   newest: torch==2.13.0, then transformers numpy plotly ipywidgets tqdm ipykernel nbclient
 #           nbformat at the exact pins of requirements.txt (transformers 5.23.0); gguf and
 #           accelerate come from the set-up cell (the package declares them).
@@ -63,8 +62,6 @@ status=0
 dirs=()
 for kind in "${kinds[@]}"; do
   pkgs=$(packages_for "$kind")
-  # scikit-learn: preinstalled in every Colab runtime; 5.5 checks its metrics against it
-  pkgs="$pkgs $(pin scikit-learn)"
   if [ "$kind" = lowest ]; then
     kernel="$COLAB_KERNEL $(pin nbclient) $(pin nbformat)"
   else
