@@ -8,7 +8,7 @@ from typing import Callable
 
 from ._feedback import Case, Feedback, _run_cases
 
-__all__ = ["check_exact_pins", "loose_requirements"]
+__all__ = ["check_exact_pins"]
 
 _EXACT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!-]+$")
 
