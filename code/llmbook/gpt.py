@@ -18,15 +18,18 @@ For generation (section 3.6) a :class:`KVCache` keeps every layer's keys and val
 :meth:`GPT.forward_with_cache` feeds only the new tokens; it also takes an ``attention_mask``
 for left-padded batches. The plain :meth:`GPT.forward` is unchanged by either.
 
-Everything the model needs is in this file (only ``torch`` is imported); the character data
-and the training script live in :mod:`llmbook.chardata` and :mod:`llmbook.train_gpt`.
+The hyper-parameters are a :class:`GPTConfig` (defined in :mod:`llmbook.gpt_config`). Its
+options of section 5.7 (RMSNorm, rotary embeddings, ReLU² or SwiGLU, QK-norm, grouped-query
+attention, zero-initialised projections, soft-capped logits) swap parts of the model for those
+of :mod:`llmbook.modern`; their defaults build GPT-2. The character data and the training
+script live in :mod:`llmbook.chardata` and :mod:`llmbook.train_gpt`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,49 +37,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .gpt_config import GPTConfig
+from .modern import Attention, SoftCapLinear, make_norm, relu_squared, upgrade_block
+
 __all__ = ["GPTConfig", "CausalSelfAttention", "MLP", "Block", "KVCache", "cached_attention",
            "GPT", "from_hf_gpt2", "load_gpt2_state_dict", "save_gpt", "load_gpt"]
-
-
-@dataclass
-class GPTConfig:
-    """Hyper-parameters of a :class:`GPT` (defaults: a small character-level model).
-
-    ``block_size`` is the longest context the model sees (number of position embeddings);
-    ``n_embd`` must be divisible by ``n_head``. ``activation`` is ``"gelu_tanh"`` (GPT-2's
-    ``gelu_new``) or ``"gelu"`` (exact).
-    """
-
-    vocab_size: int = 70
-    block_size: int = 128
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0
-    bias: bool = True
-    layer_norm_eps: float = 1e-5
-    activation: str = "gelu_tanh"
-    causal: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"GPTConfig.{name} must be an int, got {value!r}.")
-            if value < 1:
-                raise ValueError(f"GPTConfig.{name} must be at least 1, got {value}.")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head "
-                             f"({self.n_head}): each head gets n_embd // n_head dimensions.")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {self.dropout!r}.")
-        if self.activation not in ("gelu_tanh", "gelu"):
-            raise ValueError(f"activation must be 'gelu_tanh' or 'gelu', got "
-                             f"{self.activation!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a plain dict (JSON-serialisable)."""
-        return asdict(self)
 
 
 class CausalSelfAttention(nn.Module):
@@ -109,17 +74,20 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """The position-wise feed-forward network: ``n_embd -> 4 n_embd -> GELU -> n_embd``."""
+    """The position-wise feed-forward network: ``n_embd -> 4 n_embd -> GELU -> n_embd``
+    (``mlp="relu2"``: ReLU² instead of GELU; ``mlp_hidden``: another hidden width)."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = nn.Linear(config.n_embd, config.hidden_size, bias=config.bias)
         self.approximate = "tanh" if config.activation == "gelu_tanh" else "none"
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.relu2 = config.mlp == "relu2"
+        self.c_proj = nn.Linear(config.hidden_size, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.gelu(self.c_fc(x), approximate=self.approximate)
+        x = relu_squared(self.c_fc(x)) if self.relu2 else \
+            F.gelu(self.c_fc(x), approximate=self.approximate)
         return self.dropout(self.c_proj(x))
 
 
@@ -210,18 +178,26 @@ class GPT(nn.Module):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}.")
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)   # token embeddings
-        self.wpe = nn.Embedding(config.block_size, config.n_embd)   # position embeddings
+        self.wpe = nn.Embedding(config.block_size, config.n_embd) \
+            if config.position == "learned" else None               # position embeddings
         self.drop = nn.Dropout(config.dropout)
-        self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.wte.weight       # weight tying: one matrix, two uses
+        # GPT-2 blocks, with the parts the 5.7 options ask for swapped in
+        self.h = nn.ModuleList(upgrade_block(Block(config), config)
+                               for _ in range(config.n_layer))
+        self.ln_f = make_norm(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False) \
+            if config.logit_softcap is None else \
+            SoftCapLinear(config.n_embd, config.vocab_size, config.logit_softcap)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.wte.weight   # weight tying: one matrix, two uses
         self.apply(self._init_weights)
         # GPT-2: scale the init of the layers that write into the residual stream by
         # 1/sqrt(2 n_layer), so the stream's variance does not grow with depth
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+                if config.zero_init_proj:           # 5.7: every block starts as the identity
+                    nn.init.zeros_(p)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -231,7 +207,7 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def num_parameters(self) -> int:
-        """Number of distinct parameters (the tied embedding counted once)."""
+        """Number of distinct parameters (a tied embedding counted once)."""
         return sum(p.numel() for p in self.parameters())
 
     def _check_ids(self, idx: object) -> torch.Tensor:
@@ -257,8 +233,10 @@ class GPT(nn.Module):
     def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
         """The final (layer-normed) hidden states ``(B, T, n_embd)``, before the output layer."""
         idx = self._check_ids(idx)
-        pos = torch.arange(idx.size(1), device=idx.device)
-        x = self.drop(self.wte(idx) + self.wpe(pos))
+        x = self.wte(idx)
+        if self.wpe is not None:                    # rotary embeddings act in attention
+            x = x + self.wpe(torch.arange(idx.size(1), device=idx.device))
+        x = self.drop(x)
         for block in self.h:
             x = block(x)
         return self.ln_f(x)
@@ -318,9 +296,12 @@ class GPT(nn.Module):
             # a padded query sees itself only, so no row of the softmax is empty (NaN)
             own = torch.arange(total, device=idx.device)[None, :] == rows
             mask = ((mask & real[:, None, :]) | own)[:, None]                # (B, 1, T, total)
-        x = self.drop(self.wte(idx) + self.wpe(pos))
+        x = self.drop(self.wte(idx) + self.wpe(pos) if self.wpe is not None else self.wte(idx))
         for i, block in enumerate(self.h):
-            x = x + cached_attention(block.attn, block.ln_1(x), cache, i, mask)
+            if isinstance(block.attn, Attention):   # RoPE needs the positions
+                x = x + block.attn(block.ln_1(x), pos, cache, i, mask)
+            else:
+                x = x + cached_attention(block.attn, block.ln_1(x), cache, i, mask)
             x = x + block.mlp(block.ln_2(x))
         return self.lm_head(self.ln_f(x))
 
@@ -391,6 +372,9 @@ def load_gpt2_state_dict(model: GPT, state_dict: Mapping[str, torch.Tensor]) -> 
     ``nn.Linear``'s ``(out, in)``. Raises ValueError on missing keys or wrong shapes."""
     if not isinstance(model, GPT):
         raise TypeError(f"model must be a llmbook.gpt.GPT, got {type(model).__name__}.")
+    if not model.config.is_gpt2:
+        raise ValueError("GPT-2 weights need GPT-2's architecture: leave the GPTConfig "
+                         "options of section 5.7 (norm, position, mlp...) at their defaults.")
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict must be a mapping name -> tensor, got "
                         f"{type(state_dict).__name__}.")
@@ -467,8 +451,9 @@ def save_gpt(model: GPT, path: str | Path, metadata: Mapping[str, str] | None = 
             raise TypeError(f"metadata values must be str, got {type(value).__name__} "
                             f"for {key!r}; json.dumps it first.")
         meta[key] = value
+    tied = model.config.tie_embeddings              # tied: stored once, as wte.weight
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
-               if k != "lm_head.weight"}            # tied: stored once, as wte.weight
+               if not (tied and k == "lm_head.weight")}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
     return path
@@ -492,7 +477,7 @@ def load_gpt(path: str | Path) -> tuple[GPT, dict[str, str]]:
     model = GPT(GPTConfig(**{k: v for k, v in raw.items() if k in known}))
     state = load_file(str(path))
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - {"lm_head.weight"}:
+    if unexpected or set(missing) - ({"lm_head.weight"} if model.config.tie_embeddings else set()):
         raise ValueError(f"{path} does not match its config: missing {missing}, "
                          f"unexpected {unexpected}.")
     return model.eval(), meta

@@ -1,0 +1,107 @@
+"""llmbook.train_modern: the recipes, the schedules, the FLOP count, and an interleaved run of
+a fraction of a second per recipe on a toy text."""
+
+import json
+
+import pytest
+import torch
+
+from llmbook import train_modern as tm
+from llmbook.chardata import CharData
+from llmbook.gpt import GPT, GPTConfig
+from llmbook.lm import CharVocab
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _data():
+    text = "to be or not to be that is the question whether tis nobler in the mind " * 30
+    vocab = CharVocab(text)
+    ids = vocab.encode(text)
+    return CharData(vocab, ids, ids[:400], ids[:400])
+
+
+TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_windows=4,
+            final_eval_windows=8, steps_per_turn=2, warmup_frac=0.1)
+
+
+def test_the_ladder_adds_one_change_at_a_time():
+    names = [r.name for r in tm.RECIPES]
+    assert names[0] == "baseline" and tm.RECIPES[0].model == {}
+    assert {"rmsnorm", "rope", "relu2", "qk_norm", "zero_init", "muon", "schedule"} <= set(names)
+    for before, after in zip(tm.RECIPES, tm.RECIPES[1:]):
+        assert before.model.items() <= after.model.items()          # cumulative
+        changed = (after.model != before.model) + (after.optimizer != before.optimizer) + \
+            (after.schedule != before.schedule)
+        assert changed == 1, (before.name, after.name)
+    assert tm.RECIPES[-1].optimizer == "muon" and tm.RECIPES[-1].schedule == "trapezoid"
+    with pytest.raises(ValueError, match="optimizer"):
+        tm.Recipe("x", "x", optimizer="sgd")
+    with pytest.raises(ValueError, match="norm"):
+        tm.Recipe("x", "x", model={"norm": "batchnorm"})
+
+
+def test_schedules():
+    s = tm.AblationSettings(warmup_frac=0.1, min_lr_frac=0.1, cooldown_frac=0.4)
+    assert tm.lr_scale("cosine", 0.0, s) == pytest.approx(0.01)
+    assert tm.lr_scale("cosine", 0.05, s) == pytest.approx(0.5)
+    assert tm.lr_scale("cosine", 0.1, s) == pytest.approx(1.0)
+    assert tm.lr_scale("cosine", 1.0, s) == pytest.approx(0.1)
+    assert tm.lr_scale("trapezoid", 0.5, s) == pytest.approx(1.0)
+    assert tm.lr_scale("trapezoid", 0.8, s) == pytest.approx(0.5)
+    assert tm.lr_scale("trapezoid", 1.0, s) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        tm.AblationSettings(budget_seconds=0)
+
+
+def test_flops_per_token():
+    config = GPTConfig(vocab_size=10, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    d = 16
+    matmul = 2 * (3 * d * d + d * d + 2 * 4 * d * d) + 10 * d         # blocks + output layer
+    assert tm.flops_per_token(GPT(config)) == 6 * matmul + 12 * 2 * d * 8
+
+
+def test_seconds_to_reach():
+    entry = {"history": {"seconds": [0, 10, 20], "val_loss": [4.0, 3.0, 2.0]}}
+    assert tm.seconds_to_reach(entry, 2.5) == pytest.approx(15.0)
+    assert tm.seconds_to_reach(entry, 4.5) == 0.0
+    assert tm.seconds_to_reach(entry, 1.0) is None
+
+
+def test_interleaved_run_and_record(tmp_path):
+    recipes = [tm.RECIPES[0], tm.RECIPES[-1]]            # baseline and the whole ladder
+    settings = tm.AblationSettings(budget_seconds=0.4, eval_every_seconds=0.2, **TINY)
+    record = tm.train_recipes(recipes, _data(), settings, peak_flops=1e10, progress=False,
+                              save_dir=tmp_path)
+    assert [e["name"] for e in record["recipes"]] == ["baseline", "schedule"]
+    for entry in record["recipes"]:
+        h = entry["history"]
+        assert entry["train_seconds"] >= 0.4 and entry["steps"] >= 2
+        assert h["seconds"] == sorted(h["seconds"]) and h["seconds"][0] == 0.0
+        assert len(h["val_loss"]) >= 2 and 0 < entry["final_validation_loss"] < 5
+        assert 0 < entry["mfu"] < 1 and entry["tokens"] == entry["steps"] * 4 * 16
+        assert (tmp_path / f"modern_{entry['name']}.safetensors").is_file()
+    assert record["recipes"][1]["config"]["norm"] == "rmsnorm"
+    json.dumps(record)                                    # JSON-able
+    with pytest.raises(ValueError, match="distinct"):
+        tm.train_recipes([recipes[0], recipes[0]], _data(), settings, peak_flops=1.0)
+
+
+def test_main_writes_the_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(tm, "load_char_data", lambda verbose=True: _data())
+    out = tmp_path / "modern.json"
+    record = tm.main(["--out", str(out), "--recipes", "baseline", "muon", "--budget", "0.2",
+                      "--eval-every", "0.1", "--n-layer", "1", "--n-head", "2", "--n-embd",
+                      "16", "--block-size", "16", "--batch-size", "4", "--eval-windows", "4",
+                      "--final-eval-windows", "4", "--threads", "1", "--no-progress"])
+    saved = json.loads(out.read_text())
+    assert saved["command"].startswith("python scripts/train_modern.py --out")
+    assert [e["name"] for e in saved["recipes"]] == ["baseline", "muon"] == \
+        [e["name"] for e in record["recipes"]]
+    assert saved["peak_gflops"] > 0
