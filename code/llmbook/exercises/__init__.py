@@ -7,7 +7,7 @@ and returns a :class:`Feedback` (truthy when right); a wrong answer never raises
 * :mod:`._feedback` -- :class:`Feedback` and the loop over test cases every grader uses;
 * :mod:`.attention`, :mod:`.embeddings`, :mod:`.language_models`, :mod:`.tokenization`,
   :mod:`.losses`, :mod:`.gradients`, :mod:`.transformer`, :mod:`.parameter_counts`,
-  :mod:`.training`, :mod:`.classification`, :mod:`.environment`, :mod:`.generation`, :mod:`.decoding`, :mod:`.quantization` -- the graders. A new exercise's grader goes in the module of its
+  :mod:`.training`, :mod:`.classification`, :mod:`.environment`, :mod:`.generation`, :mod:`.decoding`, :mod:`.quantization`, :mod:`.peft` -- the graders. A new exercise's grader goes in the module of its
   concept (or a new one, re-exported here).
 """
 
@@ -24,6 +24,7 @@ from .generation import (check_generate_reply, check_left_padding, check_new_tok
 from .gradients import check_softmax_backward
 from .language_models import check_bigram_probabilities, check_perplexity
 from .losses import check_contrastive_info_nce, check_info_nce_formula, check_lm_nll
+from .peft import check_lora_linear, check_soft_prompt
 from .parameter_counts import (check_bert_parameter_count, check_gpt_parameter_count,
                                check_mha_parameter_count, check_model_memory,
                                check_transformer_parameter_count)
@@ -49,4 +50,5 @@ __all__ = [
     "check_new_tokens_only", "check_left_padding", "check_predict_logits",
     "check_generate_reply",
     "check_top_p_filter", "check_kv_cache_size", "check_int8_quantize",
+    "check_lora_linear", "check_soft_prompt",
 ]
