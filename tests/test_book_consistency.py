@@ -26,7 +26,7 @@ def _ids(paths):
 
 #: The few heavy notebooks the guide allows 3 minutes (a visible smaller setting of a longer
 #: run whose record the package ships).
-HEAVY = {"5_5_sentiment_finetuning": 180, "3_5_finetuning_strategies": 180}
+HEAVY = {"5_5_sentiment_finetuning": 180}
 
 
 def test_every_toc_entry_exists():
