@@ -13,7 +13,7 @@ import random
 import string
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -79,30 +79,42 @@ class CharTask:
 
     def decode(self, ids) -> str:
         """Ids -> text, stopping at ``<eos>`` and skipping ``<pad>``/``<bos>``."""
-        out = []
-        for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
-            if i == EOS:
-                break
-            if i > EOS:
-                out.append(self.tokens[i])
-        return "".join(out)
+        return "".join(tokens_until_eos(ids, self.tokens))
 
     def batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(src, tgt_in, tgt_out)`` padded id tensors: the source ends with ``<eos>``;
         the decoder reads ``<bos> y`` and must predict ``y <eos>`` (teacher forcing)."""
         if not texts:
             raise ValueError("texts must be a non-empty list of strings.")
-        srcs = [self.encode(t) + [EOS] for t in texts]
-        outs = [self.encode(self.transform(t)) + [EOS] for t in texts]
-        s_len, t_len = max(map(len, srcs)), max(map(len, outs))
-        src = torch.full((len(texts), s_len), PAD)
-        tgt_in = torch.full((len(texts), t_len), PAD)
-        tgt_out = torch.full((len(texts), t_len), PAD)
-        for i, (s, o) in enumerate(zip(srcs, outs)):
-            src[i, :len(s)] = torch.tensor(s)
-            tgt_out[i, :len(o)] = torch.tensor(o)
-            tgt_in[i, :len(o)] = torch.tensor([BOS] + o[:-1])
-        return src, tgt_in, tgt_out
+        return teacher_forcing_batch([self.encode(t) for t in texts],
+                                     [self.encode(self.transform(t)) for t in texts])
+
+
+def tokens_until_eos(ids, tokens: Sequence[str]) -> list[str]:
+    """The tokens of ``ids`` up to the first ``<eos>``, ``<pad>`` and ``<bos>`` skipped."""
+    out = []
+    for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
+        if i == EOS:
+            break
+        if i > EOS:
+            out.append(tokens[i])
+    return out
+
+
+def teacher_forcing_batch(sources: list[list[int]], targets: list[list[int]]
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(src, tgt_in, tgt_out)`` padded with ``<pad>`` from id lists without specials: each
+    source gets ``<eos>``; the decoder reads ``<bos> y`` and must predict ``y <eos>``."""
+    srcs = [list(s) + [EOS] for s in sources]
+    outs = [list(t) + [EOS] for t in targets]
+    src = torch.full((len(srcs), max(map(len, srcs))), PAD)
+    tgt_in = torch.full((len(outs), max(map(len, outs))), PAD)
+    tgt_out = torch.full_like(tgt_in, PAD)
+    for i, (s, o) in enumerate(zip(srcs, outs)):
+        src[i, :len(s)] = torch.tensor(s)
+        tgt_out[i, :len(o)] = torch.tensor(o)
+        tgt_in[i, :len(o)] = torch.tensor([BOS] + o[:-1])
+    return src, tgt_in, tgt_out
 
 
 @dataclass
