@@ -74,34 +74,64 @@ def test_seconds_to_reach():
     assert tm.seconds_to_reach(entry, 1.0) is None
 
 
-def test_interleaved_run_and_record(tmp_path):
+def test_timing_then_training_by_steps(tmp_path):
     recipes = [tm.RECIPES[0], tm.RECIPES[-1]]            # baseline and the whole ladder
-    settings = tm.AblationSettings(budget_seconds=0.4, eval_every_seconds=0.2, **TINY)
-    record = tm.train_recipes(recipes, _data(), settings, peak_flops=1e10, progress=False,
-                              save_dir=tmp_path)
-    assert [e["name"] for e in record["recipes"]] == ["baseline", "schedule"]
-    for entry in record["recipes"]:
+    settings = tm.AblationSettings(budget_seconds=1.0, eval_every_seconds=0.25, **TINY)
+    data = _data()
+    step = tm.measure_step_seconds(recipes, data, settings, rounds=2, progress=False)
+    assert set(step) == {"baseline", "schedule"} and all(0 < s < 1 for s in step.values())
+    fake = {"baseline": 0.1, "schedule": 0.05}           # the clock is steps x step time
+    entries = tm.train_recipes(recipes, data, settings, fake, peak_flops=1e10,
+                               progress=False, save_dir=tmp_path)
+    assert [e["name"] for e in entries] == ["baseline", "schedule"]
+    for entry, seconds in zip(entries, (0.1, 0.05)):
         h = entry["history"]
-        assert entry["train_seconds"] >= 0.4 and entry["steps"] >= 2
+        assert entry["steps"] == entry["budget_steps"] == round(1.0 / seconds)
+        assert entry["train_seconds"] == pytest.approx(1.0)
         assert h["seconds"] == sorted(h["seconds"]) and h["seconds"][0] == 0.0
-        assert len(h["val_loss"]) >= 2 and 0 < entry["final_validation_loss"] < 5
-        assert 0 < entry["mfu"] < 1 and entry["tokens"] == entry["steps"] * 4 * 16
+        assert h["seconds"][-1] == pytest.approx(1.0) and len(h["val_loss"]) >= 5
+        assert 0 < entry["final_validation_loss"] < 5
+        assert entry["tokens"] == entry["steps"] * 4 * 16
+        assert entry["mfu"] == pytest.approx(entry["flops_per_token"] * 64 / seconds / 1e10,
+                                             abs=1e-4)
         assert (tmp_path / f"modern_{entry['name']}.safetensors").is_file()
-    assert record["recipes"][1]["config"]["norm"] == "rmsnorm"
-    json.dumps(record)                                    # JSON-able
+    assert entries[1]["config"]["norm"] == "rmsnorm"
+    json.dumps(entries)                                   # JSON-able
+    again = tm.train_recipe(recipes[0], data, settings, 0.1, progress=False)
+    assert again["history"] == entries[0]["history"]     # seeded: the same run
+    short = tm.train_recipe(recipes[0], data, settings, 0.1, progress=False, max_steps=5)
+    assert short["budget_steps"] == 10 and short["steps"] == 5
+    assert short["history"]["val_loss"][:2] == entries[0]["history"]["val_loss"][:2]
     with pytest.raises(ValueError, match="distinct"):
-        tm.train_recipes([recipes[0], recipes[0]], _data(), settings, peak_flops=1.0)
+        tm.train_recipes([recipes[0], recipes[0]], data, settings, fake)
+    with pytest.raises(ValueError, match="no step time"):
+        tm.train_recipes(recipes, data, settings, {"baseline": 0.1})
+    with pytest.raises(ValueError, match="step_seconds"):
+        tm.train_recipe(recipes[0], data, settings, 0.0)
+    with pytest.raises(ValueError, match="rounds"):
+        tm.measure_step_seconds(recipes, data, settings, rounds=0)
 
 
 def test_main_writes_the_record(tmp_path, monkeypatch):
     monkeypatch.setattr(tm, "load_char_data", lambda verbose=True: _data())
     out = tmp_path / "modern.json"
-    record = tm.main(["--out", str(out), "--recipes", "baseline", "muon", "--budget", "0.2",
+    record = tm.main(["--out", str(out), "--ladder", "baseline", "muon", "--ladder-budget",
+                      "0.2", "--headline", "baseline", "--headline-budget", "0.3",
                       "--eval-every", "0.1", "--n-layer", "1", "--n-head", "2", "--n-embd",
                       "16", "--block-size", "16", "--batch-size", "4", "--eval-windows", "4",
-                      "--final-eval-windows", "4", "--threads", "1", "--no-progress"])
+                      "--final-eval-windows", "4", "--threads", "1", "--jobs", "1",
+                      "--timing-rounds", "2", "--no-progress"])
     saved = json.loads(out.read_text())
     assert saved["command"].startswith("python scripts/train_modern.py --out")
-    assert [e["name"] for e in saved["recipes"]] == ["baseline", "muon"] == \
-        [e["name"] for e in record["recipes"]]
-    assert saved["peak_gflops"] > 0
+    assert [e["name"] for e in saved["ladder"]["recipes"]] == ["baseline", "muon"] == \
+        [e["name"] for e in record["ladder"]["recipes"]]
+    assert [e["name"] for e in saved["headline"]["recipes"]] == ["baseline"]
+    assert set(saved["step_seconds"]) == {"baseline", "muon"}
+    assert saved["peak_gflops"] > 0 and saved["bf16_matmul_gflops"] > 0
+
+
+def test_load_record(tmp_path):
+    with pytest.raises(FileNotFoundError, match="scripts/train_modern.py"):
+        tm.load_record(tmp_path / "missing.json")
+    (tmp_path / "r.json").write_text('{"ladder": {}}')
+    assert tm.load_record(tmp_path / "r.json") == {"ladder": {}}

@@ -4,17 +4,27 @@ clock.
 Every recipe of :data:`RECIPES` is the previous one plus one change (RMSNorm, rotary
 embeddings, ReLU², QK-norm, zero-initialised projections, the Muon optimizer, a trapezoidal
 learning-rate schedule). All train the same-sized character-level GPT on the same batches of
-the 32 training plays, from the same seed, for the same **wall-clock budget** each -- and in
-one process, their steps **interleaved** (a few steps of each in turn), so a busy machine
-slows all of them alike. Each recipe's clock counts its own training steps only; every
-``eval_every`` of its seconds the validation loss (nats per character on the held-out
-plays) is measured, off the clock. The record also reports each recipe's model FLOPs
-utilisation (MFU): its useful FLOPs per second over a measured matrix-multiply peak.
+the 32 training plays, from the same seed, for the same **budget of 2-core seconds** each.
 
-    python scripts/train_modern.py --budget 1200 --threads 2      # 20 minutes per recipe
+The clock is measured, then kept apart from training, so that a busy machine cannot change a
+result:
 
-writes ``code/llmbook/checkpoints/modern_gpt.json`` (``--out``). The learning-rate
-schedules run on each recipe's elapsed fraction of the budget, not on step counts.
+1. **Timing** (:func:`measure_step_seconds`): a few steps of every recipe in turn, the order
+   rotating each round, on the idle machine; a recipe's *step time* is the fastest of its
+   rounds (a round disturbed by another job is slower, never faster).
+2. **Training** (:func:`train_recipe`): a recipe of budget ``B`` seconds trains for
+   ``B / step time`` steps, its learning-rate schedule fitted to that many steps, and its
+   clock reads ``steps x step time``. Every ``eval_every`` seconds of that clock the
+   validation loss (nats per character on the held-out plays) is measured. Because nothing
+   in training reads a clock, recipes can train in parallel processes
+   (:func:`train_recipes`, ``jobs``), a core each.
+
+The record also reports each recipe's model FLOPs utilisation (MFU): its useful FLOPs per
+second (at its step time) over a measured float32 matrix-multiply peak.
+
+    python scripts/train_modern.py        # timing, the 5-minute ladder, the 20-minute pair
+
+writes ``code/llmbook/checkpoints/modern_gpt.json`` (``--out``).
 """
 
 from __future__ import annotations
@@ -41,7 +51,8 @@ from .muon import make_optimizers, set_lr_scale
 from .training import make_optimizer
 
 __all__ = ["Recipe", "RECIPES", "AblationSettings", "flops_per_token", "lr_scale",
-           "measure_peak_flops", "train_recipes", "seconds_to_reach", "main", "DEFAULT_RECORD"]
+           "measure_peak_flops", "measure_step_seconds", "train_recipe", "train_recipes",
+           "load_record", "seconds_to_reach", "main", "DEFAULT_RECORD"]
 
 #: Where the record of the full run goes (next to the 5.3 checkpoint).
 DEFAULT_RECORD = Path(__file__).parent / "checkpoints" / "modern_gpt.json"
@@ -61,7 +72,7 @@ class Recipe:
     optimizer: str = "adamw"
     schedule: str = "cosine"
     lr: float = 2e-3
-    muon_lr: float = 0.02
+    muon_lr: float = 0.01                       # from a 150-s sweep of 0.01, 0.02, 0.05
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adamw", "muon"):
@@ -177,11 +188,7 @@ class _Run:
     model: GPT
     optimizers: list[torch.optim.Optimizer]
     generator: torch.Generator
-    seconds: float = 0.0
     steps: int = 0
-    next_eval: float = 0.0
-    history: dict[str, list[float]] = field(default_factory=lambda: {
-        "seconds": [], "steps": [], "val_loss": [], "train_loss": []})
     last_loss: float = float("nan")
 
 
@@ -200,15 +207,6 @@ def _build(recipe: Recipe, settings: AblationSettings, vocab_size: int, device: 
     return _Run(recipe, model, optimizers, torch.Generator().manual_seed(settings.seed))
 
 
-def _evaluate(run: _Run, data: CharData, settings: AblationSettings, device: str) -> None:
-    loss = evaluate_loss(_OnDevice(run.model, device), data.validation, settings.block_size,
-                         max_windows=settings.eval_windows)
-    for key, value in (("seconds", run.seconds), ("steps", run.steps), ("val_loss", loss),
-                       ("train_loss", run.last_loss)):
-        run.history[key].append(round(value, 4) if isinstance(value, float) else value)
-    run.next_eval += settings.eval_every_seconds
-
-
 class _OnDevice(nn.Module):
     """The model, fed ids moved to its device and returning logits on the CPU."""
 
@@ -220,101 +218,166 @@ class _OnDevice(nn.Module):
         return self.model(ids.to(self.device)).cpu()
 
 
-def _turn(run: _Run, data: CharData, settings: AblationSettings, device: str) -> float:
-    """``steps_per_turn`` training steps of ``run``; returns the seconds they took."""
+def _step(run: _Run, data: CharData, settings: AblationSettings, device: str,
+          progress: float) -> None:
+    """One training step of ``run`` at ``progress`` (0..1) through its schedule."""
     run.model.train()
-    start = time.perf_counter()
-    for _ in range(settings.steps_per_turn):
-        set_lr_scale(run.optimizers, lr_scale(run.recipe.schedule,
-                                              run.seconds / settings.budget_seconds, settings))
-        x, y = get_batch(data.train, settings.batch_size, settings.block_size,
-                         generator=run.generator)
-        _, loss = run.model(x.to(device), y.to(device))
-        for opt in run.optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), settings.clip_norm)
-        for opt in run.optimizers:
-            opt.step()
-        run.last_loss = loss.item()                 # waits for the device: honest timing
-        if not math.isfinite(run.last_loss):
-            raise FloatingPointError(f"recipe {run.recipe.name}: the loss became "
-                                     f"{run.last_loss} at step {run.steps}.")
-        run.steps += 1
-    return time.perf_counter() - start
+    set_lr_scale(run.optimizers, lr_scale(run.recipe.schedule, progress, settings))
+    x, y = get_batch(data.train, settings.batch_size, settings.block_size,
+                     generator=run.generator)
+    _, loss = run.model(x.to(device), y.to(device))
+    for opt in run.optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), settings.clip_norm)
+    for opt in run.optimizers:
+        opt.step()
+    run.last_loss = loss.item()                 # waits for the device: honest timing
+    if not math.isfinite(run.last_loss):
+        raise FloatingPointError(f"recipe {run.recipe.name}: the loss became "
+                                 f"{run.last_loss} at step {run.steps}.")
+    run.steps += 1
 
 
-def train_recipes(recipes: list[Recipe], data: CharData, settings: AblationSettings, *,
-                  device: str = "cpu", peak_flops: float | None = None,
-                  progress: bool = True, save_dir: str | Path | None = None
-                  ) -> dict[str, Any]:
-    """Train every recipe for ``settings.budget_seconds`` of its own training time, their
-    steps interleaved (the order rotates each round); return the record (a JSON-able dict,
-    one entry per recipe under ``"recipes"``).
-
-    First, ``warmup_turns`` untimed turns of a scratch copy of each recipe warm up the
-    kernels and the allocator for its shapes (in a fresh process the first steps are
-    several times slower, which would penalise whichever recipe goes first). ``peak_flops``
-    is the denominator of the MFU: when ``None``, the larger of two measurements, before and
-    after training. ``save_dir`` also saves each trained model (safetensors)."""
+def _check_recipes(recipes: list[Recipe]) -> None:
     if not recipes or len({r.name for r in recipes}) != len(recipes):
         raise ValueError("give at least one recipe, with distinct names.")
-    for recipe in recipes:
-        scratch = _build(recipe, settings, len(data.vocab), device)
-        for _ in range(settings.warmup_turns):
-            _turn(scratch, data, settings, device)
-    peaks = [measure_peak_flops(device)] if peak_flops is None else [float(peak_flops)]
+
+
+def measure_step_seconds(recipes: list[Recipe], data: CharData, settings: AblationSettings,
+                         *, rounds: int = 8, device: str = "cpu", progress: bool = True
+                         ) -> dict[str, float]:
+    """Seconds per training step of each recipe: ``rounds`` turns of ``steps_per_turn``
+    steps each, the recipes in turn and the order rotating every round, after
+    ``warmup_turns`` untimed turns (a fresh process's first steps are several times slower);
+    a recipe's step time is its fastest turn divided by ``steps_per_turn``. Run it on an
+    idle machine, with the threads the clock is to mean."""
+    _check_recipes(recipes)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}.")
     runs = [_build(r, settings, len(data.vocab), device) for r in recipes]
-    bar = None
+    for run in runs:
+        for _ in range(settings.warmup_turns * settings.steps_per_turn):
+            _step(run, data, settings, device, 0.5)
+    best = {r.name: math.inf for r in recipes}
+    turns = range(rounds)
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=round(settings.budget_seconds * len(runs)), unit="s",
-                   desc="recipes", mininterval=1.0)
-    rounds = 0
-    while True:
-        active = [r for r in runs if r.seconds < settings.budget_seconds]
-        if not active:
-            break
-        shift = rounds % len(active)
-        for run in active[shift:] + active[:shift]:
-            if run.seconds >= run.next_eval:
-                _evaluate(run, data, settings, device)
-            spent = _turn(run, data, settings, device)
-            run.seconds += spent
-            if bar is not None:
-                bar.update(round(min(run.seconds, settings.budget_seconds)
-                                 - (run.seconds - spent), 3))
-                bar.set_postfix(refresh=False, **{r.recipe.name: f"{r.last_loss:.3f}"
-                                                  for r in runs if r.steps})
-        rounds += 1
-    if bar is not None:
-        bar.close()
-    if peak_flops is None:
-        peaks.append(measure_peak_flops(device))
-    peak = max(peaks)
-    entries = []
-    for run in runs:
-        _evaluate(run, data, settings, device)      # the loss at the end of the budget
-        final = evaluate_loss(_OnDevice(run.model, device), data.validation,
-                              settings.block_size, max_windows=settings.final_eval_windows)
-        config = run.model.config
-        tokens = run.steps * settings.batch_size * settings.block_size
-        fpt = flops_per_token(run.model)
-        entries.append({
-            **asdict(run.recipe), "config": config.to_dict(),
-            "parameters": run.model.num_parameters(), "steps": run.steps, "tokens": tokens,
-            "train_seconds": round(run.seconds, 2),
-            "tokens_per_second": round(tokens / run.seconds, 1),
-            "flops_per_token": fpt, "mfu": round(fpt * tokens / run.seconds / peak, 4),
-            "final_validation_loss": round(final, 4), "history": run.history})
-        if save_dir is not None:
-            save_gpt(run.model, Path(save_dir) / f"modern_{run.recipe.name}.safetensors",
-                     metadata={"vocab": vocab_to_json(data.vocab)})
-    return {"settings": asdict(settings), "device": device,
-            "peak_gflops": round(peak / 1e9, 1),
-            "peak_gflops_measured": [round(p / 1e9, 1) for p in peaks], "recipes": entries,
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "machine": f"{platform.machine()} {platform.processor() or ''}".strip()}
+        turns = tqdm(turns, desc="timing rounds")
+    for i in turns:
+        shift = i % len(runs)
+        for run in runs[shift:] + runs[:shift]:
+            start = time.perf_counter()
+            for _ in range(settings.steps_per_turn):
+                _step(run, data, settings, device, 0.5)
+            seconds = (time.perf_counter() - start) / settings.steps_per_turn
+            best[run.recipe.name] = min(best[run.recipe.name], seconds)
+    return {name: round(s, 5) for name, s in best.items()}
+
+
+def _evaluate(run: _Run, data: CharData, settings: AblationSettings, device: str,
+              history: dict[str, list], step_seconds: float) -> None:
+    loss = evaluate_loss(_OnDevice(run.model, device), data.validation, settings.block_size,
+                         max_windows=settings.eval_windows)
+    history["seconds"].append(round(run.steps * step_seconds, 2))
+    history["steps"].append(run.steps)
+    history["val_loss"].append(round(loss, 4))
+    history["train_loss"].append(None if math.isnan(run.last_loss)    # before any step
+                                 else round(run.last_loss, 4))
+
+
+def train_recipe(recipe: Recipe, data: CharData, settings: AblationSettings,
+                 step_seconds: float, *, device: str = "cpu", peak_flops: float = 1.0,
+                 progress: bool = True, save_dir: str | Path | None = None,
+                 max_steps: int | None = None) -> dict[str, Any]:
+    """Train ``recipe`` for ``settings.budget_seconds / step_seconds`` steps (or
+    ``max_steps``, if smaller: the schedule still spans the whole budget, so a run cut short
+    matches the start of the full one) and return its entry of the record: the history of
+    validation losses against the clock (``steps x step_seconds``), the final loss on
+    ``final_eval_windows`` windows, tokens per second and MFU at the step time."""
+    if not step_seconds > 0:
+        raise ValueError(f"step_seconds must be > 0, got {step_seconds!r}.")
+    total = max(1, int(settings.budget_seconds / step_seconds + 1e-9))
+    steps = total if max_steps is None else min(total, max_steps)
+    every = max(1, round(settings.eval_every_seconds / step_seconds))
+    run = _build(recipe, settings, len(data.vocab), device)
+    history: dict[str, list] = {"seconds": [], "steps": [], "val_loss": [], "train_loss": []}
+    bar = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(bar, desc=recipe.name, mininterval=2.0)
+    start = time.perf_counter()
+    for step in bar:
+        if step % every == 0:
+            _evaluate(run, data, settings, device, history, step_seconds)
+        _step(run, data, settings, device, step / total)
+    wall = time.perf_counter() - start
+    _evaluate(run, data, settings, device, history, step_seconds)
+    final = evaluate_loss(_OnDevice(run.model, device), data.validation, settings.block_size,
+                          max_windows=settings.final_eval_windows)
+    tokens = run.steps * settings.batch_size * settings.block_size
+    fpt = flops_per_token(run.model)
+    tokens_per_second = settings.batch_size * settings.block_size / step_seconds
+    if save_dir is not None:
+        save_gpt(run.model, Path(save_dir) / f"modern_{recipe.name}.safetensors",
+                 metadata={"vocab": vocab_to_json(data.vocab)})
+    return {**asdict(recipe), "config": run.model.config.to_dict(),
+            "parameters": run.model.num_parameters(), "steps": run.steps,
+            "budget_steps": total, "tokens": tokens, "step_seconds": step_seconds,
+            "train_seconds": round(run.steps * step_seconds, 2),
+            "process_seconds": round(wall, 1),
+            "tokens_per_second": round(tokens_per_second, 1), "flops_per_token": fpt,
+            "mfu": round(fpt * tokens_per_second / peak_flops, 4),
+            "final_validation_loss": round(final, 4), "history": history}
+
+
+def _train_in_worker(recipe: Recipe, settings: AblationSettings, step_seconds: float,
+                     device: str, peak_flops: float, threads: int,
+                     save_dir: str | Path | None) -> dict[str, Any]:
+    torch.set_num_threads(threads)
+    data = load_char_data(verbose=False)
+    entry = train_recipe(recipe, data, settings, step_seconds, device=device,
+                         peak_flops=peak_flops, progress=False, save_dir=save_dir)
+    print(f"  {recipe.name:<10} {entry['final_validation_loss']:.4f} nats/char after "
+          f"{entry['steps']} steps ({entry['process_seconds']:.0f} s in its process)",
+          flush=True)
+    return entry
+
+
+def train_recipes(recipes: list[Recipe], data: CharData, settings: AblationSettings,
+                  step_seconds: dict[str, float], *, device: str = "cpu",
+                  peak_flops: float = 1.0, jobs: int = 1, threads_per_job: int = 1,
+                  progress: bool = True, save_dir: str | Path | None = None
+                  ) -> list[dict[str, Any]]:
+    """:func:`train_recipe` for every recipe (each at its ``step_seconds[name]``), in this
+    process (``jobs=1``) or in ``jobs`` fresh processes of ``threads_per_job`` threads each,
+    which load the data themselves; the entries come back in the order of ``recipes``."""
+    _check_recipes(recipes)
+    missing = [r.name for r in recipes if r.name not in step_seconds]
+    if missing:
+        raise ValueError(f"no step time for {missing}: run measure_step_seconds first.")
+    if jobs <= 1:
+        return [train_recipe(r, data, settings, step_seconds[r.name], device=device,
+                             peak_flops=peak_flops, progress=progress, save_dir=save_dir)
+                for r in recipes]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_train_in_worker, r, settings, step_seconds[r.name], device,
+                               peak_flops, threads_per_job, save_dir) for r in recipes]
+        return [f.result() for f in futures]
+
+
+def load_record(path: str | Path | None = None) -> dict[str, Any]:
+    """The record written by ``scripts/train_modern.py`` (default: the one the package ships,
+    :data:`DEFAULT_RECORD`), with a clear error when it is missing."""
+    path = Path(DEFAULT_RECORD if path is None else path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ablation record at {path}: run `python "
+                                f"scripts/train_modern.py` (about an hour on 2 cores) or "
+                                f"reinstall the book's package, which ships it.")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def seconds_to_reach(entry: dict[str, Any], target: float) -> float | None:
@@ -338,19 +401,31 @@ _INT_SETTINGS = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "eva
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python scripts/train_modern.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    names = [r.name for r in RECIPES]
     p.add_argument("--out", type=Path, default=DEFAULT_RECORD, help="the JSON record")
-    p.add_argument("--recipes", nargs="+", default=[r.name for r in RECIPES],
-                   choices=[r.name for r in RECIPES])
-    p.add_argument("--budget", type=float, default=AblationSettings.budget_seconds,
-                   help="training seconds per recipe")
-    p.add_argument("--eval-every", type=float, default=AblationSettings.eval_every_seconds)
+    p.add_argument("--ladder", nargs="*", default=names, choices=names,
+                   help="the recipes of the ablation ladder (none: skip it)")
+    p.add_argument("--ladder-budget", type=float, default=300.0,
+                   help="2-core seconds per recipe of the ladder")
+    p.add_argument("--headline", nargs="*", default=["baseline", names[-1]], choices=names,
+                   help="the recipes of the long side-by-side run (none: skip it)")
+    p.add_argument("--headline-budget", type=float, default=1200.0,
+                   help="2-core seconds per recipe of the long run")
+    p.add_argument("--eval-every", type=float, default=30.0,
+                   help="seconds of each recipe's clock between validation losses")
     for name in _INT_SETTINGS:
         p.add_argument(f"--{name.replace('_', '-')}", type=int,
                        default=getattr(AblationSettings, name))
     p.add_argument("--final-eval-windows", type=int, default=None)
+    p.add_argument("--timing-rounds", type=int, default=8)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--save-dir", type=Path, default=None, help="also save the models here")
+    p.add_argument("--threads", type=int, default=2,
+                   help="torch threads of the timing: what a clock second means")
+    p.add_argument("--jobs", type=int, default=2, help="training processes in parallel")
+    p.add_argument("--threads-per-job", type=int, default=1)
+    p.add_argument("--save-dir", type=Path, default=None,
+                   help="also save the models of the long run here")
+    p.add_argument("--note", default=None, help="a remark kept in the record")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -360,22 +435,54 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
-    settings = replace(AblationSettings(), budget_seconds=args.budget,
-                       eval_every_seconds=args.eval_every,
+    settings = replace(AblationSettings(), eval_every_seconds=args.eval_every,
                        final_eval_windows=args.final_eval_windows,
                        **{k: getattr(args, k) for k in _INT_SETTINGS})
-    recipes = [r for r in RECIPES if r.name in args.recipes]
+    chosen = set(args.ladder) | set(args.headline)
+    if not chosen:
+        raise SystemExit("nothing to train: give --ladder or --headline recipes.")
+    recipes = [r for r in RECIPES if r.name in chosen]
     data = load_char_data(verbose=not args.no_progress)
     start = time.perf_counter()
-    record = train_recipes(recipes, data, settings, device=args.device,
-                           progress=not args.no_progress, save_dir=args.save_dir)
+    peaks = [measure_peak_flops(args.device)]
+    step_seconds = measure_step_seconds(recipes, data, settings, rounds=args.timing_rounds,
+                                        device=args.device, progress=not args.no_progress)
+    peaks.append(measure_peak_flops(args.device))
+    peak = max(peaks)
+    bf16 = matmul_gflops(torch.bfloat16, n=1024, repeats=10) if args.device == "cpu" else None
+    timing_seconds = time.perf_counter() - start
+    print("step seconds:", step_seconds, flush=True)
+    parts = {}
+    for part, names, budget in (("ladder", args.ladder, args.ladder_budget),
+                                ("headline", args.headline, args.headline_budget)):
+        if not names:
+            continue
+        part_settings = replace(settings, budget_seconds=budget)
+        print(f"{part}: {len(names)} recipes x {budget:.0f} s", flush=True)
+        parts[part] = {"budget_seconds": budget, "recipes": train_recipes(
+            [r for r in RECIPES if r.name in names], data, part_settings, step_seconds,
+            device=args.device, peak_flops=peak, jobs=args.jobs,
+            threads_per_job=args.threads_per_job, progress=not args.no_progress,
+            save_dir=args.save_dir if part == "headline" else None)}
     record = {"command": "python scripts/train_modern.py " + shlex.join(argv),
               "wall_seconds": round(time.perf_counter() - start, 1),
-              "validation_plays": "Twelfth Night, Richard II, Julius Caesar", **record}
+              "timing_seconds": round(timing_seconds, 1),
+              "validation_plays": "Twelfth Night, Richard II, Julius Caesar",
+              "settings": asdict(settings), "device": args.device,
+              "timing": {"threads": args.threads, "rounds": args.timing_rounds,
+                         "steps_per_turn": settings.steps_per_turn},
+              "training": {"jobs": args.jobs, "threads_per_job": args.threads_per_job},
+              "step_seconds": step_seconds, "peak_gflops": round(peak / 1e9, 1),
+              "peak_gflops_measured": [round(p / 1e9, 1) for p in peaks],
+              "bf16_matmul_gflops": None if bf16 is None else round(bf16, 1),
+              **parts, "note": args.note, "torch": torch.__version__,
+              "machine": f"{platform.machine()} {platform.processor() or ''}".strip()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    for entry in record["recipes"]:
-        print(f"{entry['label']:<28} {entry['final_validation_loss']:.4f} nats/char, "
-              f"{entry['steps']} steps, MFU {entry['mfu']:.1%}")
+    for part in parts.values():
+        for entry in part["recipes"]:
+            print(f"{part['budget_seconds']:>5.0f} s  {entry['label']:<28} "
+                  f"{entry['final_validation_loss']:.4f} nats/char, {entry['steps']} steps, "
+                  f"MFU {entry['mfu']:.1%}")
     print(f"wrote {args.out}")
     return record
