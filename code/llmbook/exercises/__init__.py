@@ -7,7 +7,7 @@ and returns a :class:`Feedback` (truthy when right); a wrong answer never raises
 * :mod:`._feedback` -- :class:`Feedback` and the loop over test cases every grader uses;
 * :mod:`.attention`, :mod:`.embeddings`, :mod:`.language_models`, :mod:`.tokenization`,
   :mod:`.losses`, :mod:`.gradients`, :mod:`.transformer`, :mod:`.parameter_counts`,
-  :mod:`.training`, :mod:`.classification`, :mod:`.environment`, :mod:`.generation`, :mod:`.decoding`, :mod:`.quantization`, :mod:`.peft`, :mod:`.retrieval`, :mod:`.ner` -- the graders. A new exercise's grader goes in the module of its
+  :mod:`.training`, :mod:`.classification`, :mod:`.environment`, :mod:`.generation`, :mod:`.decoding`, :mod:`.quantization`, :mod:`.peft`, :mod:`.retrieval`, :mod:`.ner`, :mod:`.text_metrics`, :mod:`.modern` -- the graders. A new exercise's grader goes in the module of its
   concept (or a new one, re-exported here).
 """
 
@@ -23,6 +23,7 @@ from .generation import (check_generate_reply, check_left_padding, check_new_tok
                          check_predict_logits)
 from .gradients import check_softmax_backward
 from .language_models import check_bigram_probabilities, check_perplexity
+from .modern import check_rms_norm, check_rope
 from .losses import check_contrastive_info_nce, check_info_nce_formula, check_lm_nll
 from .peft import check_lora_linear, check_soft_prompt
 from .ner import check_entity_f1
@@ -31,6 +32,7 @@ from .parameter_counts import (check_bert_parameter_count, check_gpt_parameter_c
                                check_transformer_parameter_count)
 from .quantization import check_int8_quantize
 from .retrieval import check_mrr, check_recall_at_k
+from .text_metrics import check_brevity_penalty, check_rouge_n
 from .tokenization import check_bpe_step
 from .training import check_freeze_body, check_warmup_cosine
 from .transformer import check_encoder_layer, check_pre_ln_layer
@@ -54,4 +56,6 @@ __all__ = [
     "check_top_p_filter", "check_kv_cache_size", "check_int8_quantize",
     "check_lora_linear", "check_soft_prompt",
     "check_recall_at_k", "check_mrr", "check_entity_f1",
+    "check_rouge_n", "check_brevity_penalty",
+    "check_rms_norm", "check_rope",
 ]
