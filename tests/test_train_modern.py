@@ -135,3 +135,23 @@ def test_load_record(tmp_path):
         tm.load_record(tmp_path / "missing.json")
     (tmp_path / "r.json").write_text('{"ladder": {}}')
     assert tm.load_record(tmp_path / "r.json") == {"ladder": {}}
+
+
+def test_add_a_part_on_the_same_clock(tmp_path, monkeypatch):
+    monkeypatch.setattr(tm, "load_char_data", lambda verbose=True: _data())
+    out = tmp_path / "modern.json"
+    tiny = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
+            "--batch-size", "4", "--eval-windows", "4", "--final-eval-windows", "4",
+            "--threads", "1", "--jobs", "1", "--no-progress"]
+    tm.main(["--out", str(out), "--ladder", "--headline", "baseline", "schedule", "--headline-budget",
+             "0.2", "--eval-every", "0.1", "--timing-rounds", "1", *tiny])
+    before = json.loads(out.read_text())
+    record = tm.main(["--add-to", str(out), "--part", "short", "--headline", "schedule",
+                      "--headline-budget", "0.1", *tiny])
+    saved = json.loads(out.read_text())
+    assert saved["step_seconds"] == before["step_seconds"] and "ladder" not in saved
+    entry = saved["short"]["recipes"][0]
+    assert entry["name"] == "schedule" and entry["step_seconds"] == before["step_seconds"]["schedule"]
+    assert saved["short"]["budget_seconds"] == 0.1 and record["short"] == saved["short"]
+    with pytest.raises(SystemExit, match="already has"):
+        tm.main(["--add-to", str(out), "--part", "short", "--headline", "schedule", *tiny])

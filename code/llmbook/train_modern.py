@@ -7,17 +7,13 @@ learning-rate schedule). All train the same-sized character-level GPT on the sam
 the 32 training plays, from the same seed, for the same **budget of 2-core seconds** each.
 
 The clock is measured, then kept apart from training, so that a busy machine cannot change a
-result:
-
-1. **Timing** (:func:`measure_step_seconds`): a few steps of every recipe in turn, the order
-   rotating each round, on the idle machine; a recipe's *step time* is the fastest of its
-   rounds (a round disturbed by another job is slower, never faster).
-2. **Training** (:func:`train_recipe`): a recipe of budget ``B`` seconds trains for
-   ``B / step time`` steps, its learning-rate schedule fitted to that many steps, and its
-   clock reads ``steps x step time``. Every ``eval_every`` seconds of that clock the
-   validation loss (nats per character on the held-out plays) is measured. Because nothing
-   in training reads a clock, recipes can train in parallel processes
-   (:func:`train_recipes`, ``jobs``), a core each.
+result. **Timing** (:func:`measure_step_seconds`): a few steps of every recipe in turn, the
+order rotating, on the idle machine; a recipe's *step time* is its fastest round (a disturbed
+round is slower, never faster). **Training** (:func:`train_recipe`): a budget of ``B``
+seconds buys ``B / step time`` steps, the schedule fitted to that many, and the clock reads
+``steps x step time``; every ``eval_every`` seconds of it the validation loss (nats per
+character on the held-out plays) is measured. Nothing in training reads a clock, so recipes
+can train in parallel processes (:func:`train_recipes`, ``jobs``).
 
 The record also reports each recipe's model FLOPs utilisation (MFU): its useful FLOPs per
 second (at its step time) over a measured float32 matrix-multiply peak.
@@ -46,12 +42,12 @@ import torch.nn as nn
 from .chardata import CharData, evaluate_loss, get_batch, load_char_data, vocab_to_json
 from .env import seed_everything
 from .gpt import GPT, GPTConfig, save_gpt
-from .hardware import matmul_gflops
+from .hardware import matmul_gflops, measure_peak_flops
 from .muon import make_optimizers, set_lr_scale
 from .training import make_optimizer
 
 __all__ = ["Recipe", "RECIPES", "AblationSettings", "flops_per_token", "lr_scale",
-           "measure_peak_flops", "measure_step_seconds", "train_recipe", "train_recipes",
+           "measure_step_seconds", "train_recipe", "train_recipes",
            "load_record", "seconds_to_reach", "main", "DEFAULT_RECORD"]
 
 #: Where the record of the full run goes (next to the 5.3 checkpoint).
@@ -164,22 +160,6 @@ def flops_per_token(model: GPT) -> int:
     config = model.config
     matmul = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
     return 6 * matmul + 12 * config.n_layer * config.n_embd * config.block_size
-
-
-def measure_peak_flops(device: str = "cpu") -> float:
-    """A measured float32 matrix-multiply peak in FLOP/s: the best of several ``n x n``
-    products (:func:`llmbook.hardware.matmul_gflops` on the CPU)."""
-    if device == "cpu":
-        return matmul_gflops(torch.float32, n=1024, repeats=10) * 1e9
-    a = torch.randn(4096, 4096, device=device)
-    best = math.inf
-    for i in range(12):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        a @ a
-        torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start) if i >= 2 else best
-    return 2 * 4096 ** 3 / best
 
 
 @dataclass
@@ -409,8 +389,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="2-core seconds per recipe of the ladder")
     p.add_argument("--headline", nargs="*", default=["baseline", names[-1]], choices=names,
                    help="the recipes of the long side-by-side run (none: skip it)")
-    p.add_argument("--headline-budget", type=float, default=1200.0,
-                   help="2-core seconds per recipe of the long run")
+    p.add_argument("--headline-budget", type=float, default=1200.0, help="its seconds")
     p.add_argument("--eval-every", type=float, default=30.0,
                    help="seconds of each recipe's clock between validation losses")
     for name in _INT_SETTINGS:
@@ -426,8 +405,39 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--save-dir", type=Path, default=None,
                    help="also save the models of the long run here")
     p.add_argument("--note", default=None, help="a remark kept in the record")
+    p.add_argument("--add-to", type=Path, default=None, metavar="RECORD",
+                   help="train the --headline recipes for --headline-budget seconds with the "
+                        "settings and step times of RECORD, and add the runs to it as part "
+                        "--part (no new timing: the same clock)")
+    p.add_argument("--part", default="extra", help="the part's name, with --add-to")
     p.add_argument("--no-progress", action="store_true")
     return p
+
+
+def _add_part(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """``--add-to``: more runs on the clock of an existing record, added to it."""
+    record = load_record(args.add_to)
+    if args.part in record or args.part in ("settings", "step_seconds"):
+        raise SystemExit(f"the record already has a part {args.part!r}: choose another --part.")
+    if not args.headline:
+        raise SystemExit("give the recipes to train with --headline.")
+    settings = replace(AblationSettings(**record["settings"]),
+                       budget_seconds=args.headline_budget)
+    data = load_char_data(verbose=not args.no_progress)
+    start = time.perf_counter()
+    entries = train_recipes([r for r in RECIPES if r.name in args.headline], data, settings,
+                            record["step_seconds"], device=args.device,
+                            peak_flops=record["peak_gflops"] * 1e9, jobs=args.jobs,
+                            threads_per_job=args.threads_per_job,
+                            progress=not args.no_progress, save_dir=args.save_dir)
+    record[args.part] = {"budget_seconds": args.headline_budget, "recipes": entries,
+                         "command": "python scripts/train_modern.py " + shlex.join(argv),
+                         "wall_seconds": round(time.perf_counter() - start, 1),
+                         "threads": args.threads if args.jobs <= 1 else args.threads_per_job}
+    args.add_to.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    print(f"added part {args.part!r} to {args.add_to}:", ", ".join(
+        f"{e['name']} {e['final_validation_loss']:.4f} nats/char" for e in entries))
+    return record
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -435,6 +445,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.add_to is not None:
+        return _add_part(args, argv)
     settings = replace(AblationSettings(), eval_every_seconds=args.eval_every,
                        final_eval_windows=args.final_eval_windows,
                        **{k: getattr(args, k) for k in _INT_SETTINGS})
