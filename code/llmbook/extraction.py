@@ -123,8 +123,7 @@ def find_json_object(text: str) -> tuple[Any, str | None]:
                 first_error = first_error or f"{err.msg} (line {err.lineno}, column {err.colno})"
                 continue
             # after a failed parse, an inner object of the broken one is no answer
-            if isinstance(obj, dict) and (first_error is None
-                                          or {"entities", "relations"} & obj.keys()):
+            if first_error is None or {"entities", "relations"} & obj.keys():
                 return obj, None
     if first_error is None:
         return None, "no '{' in the answer: it holds no JSON object."
@@ -160,7 +159,7 @@ def parse_extraction(answer: str, sentence: str | None = None) -> Parsed:
     answer. ``sentence`` (the text the model read) enables the grounding check."""
     obj, problem = find_json_object(answer)
     if obj is None:
-        stage = "no_json" if problem.startswith("no '{'") else "invalid_json"
+        stage = "invalid_json" if "{" in answer else "no_json"
         return Parsed(None, stage, [problem])
     errors = _schema_errors(obj)
     if errors:

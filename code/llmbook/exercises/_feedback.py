@@ -66,6 +66,17 @@ def _call(fn: Callable, *args):
                        f"(line {where.lineno}: {where.line!r}).")
 
 
+def _number(label: str, got) -> tuple[float | None, str | None]:
+    """``(value, None)`` if the reader's result is a number, else ``(None, what is wrong)``:
+    the first check of every grader whose answer is one number."""
+    if got is None:
+        return None, f"{label}: the function returned None — did you forget `return`?"
+    try:
+        return float(got), None
+    except (TypeError, ValueError):
+        return None, f"{label}: expected a number, got {type(got).__name__}."
+
+
 def _compare(name: str, got, expected: torch.Tensor, atol: float = 1e-5) -> str | None:
     """``None`` if ``got`` matches ``expected``, else what is wrong."""
     if got is None:

@@ -6,7 +6,7 @@ import math
 import random
 from typing import Callable
 
-from ._feedback import Case, Feedback, _run_cases
+from ._feedback import Case, Feedback, _number, _run_cases
 
 __all__ = ["check_macro_f1"]
 
@@ -29,10 +29,9 @@ def check_macro_f1(fn: Callable) -> Feedback:
         t, p = case.args
         k = max(t + p) + 1
         expected = macro_f1(t, p, k)
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            return f"{case.label}: expected a number, got {type(got).__name__}."
+        value, problem = _number(case.label, got)
+        if problem:
+            return problem
         if math.isclose(value, expected, abs_tol=1e-9):
             return None
         if math.isclose(value, accuracy(t, p), abs_tol=1e-9):

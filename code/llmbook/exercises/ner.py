@@ -6,7 +6,7 @@ import math
 import random
 from typing import Callable
 
-from ._feedback import Case, Feedback, _run_cases
+from ._feedback import Case, Feedback, _number, _run_cases
 
 __all__ = ["check_entity_f1"]
 
@@ -75,12 +75,9 @@ def check_entity_f1(fn: Callable) -> Feedback:
     def judge(case: Case, got) -> str | None:
         gold, pred = case.args
         expected = entity_scores(gold, pred).f1
-        if got is None:
-            return f"{case.label}: the function returned None — did you forget `return`?"
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            return f"{case.label}: expected a number, got {type(got).__name__}."
+        value, problem = _number(case.label, got)
+        if problem:
+            return problem
         if math.isclose(value, expected, abs_tol=1e-9):
             return None
         message = f"{case.label}: expected {expected:.4f}, got {value:.4f}."

@@ -6,7 +6,7 @@ import math
 import random
 from typing import Callable
 
-from ._feedback import Case, Feedback, _run_cases
+from ._feedback import Case, Feedback, _number, _run_cases
 
 __all__ = ["check_recall_at_k", "check_mrr"]
 
@@ -22,14 +22,6 @@ def _cases():
     relevant = [rng.randrange(20) for _ in range(30)]
     yield Case("30 seeded queries, k=3", (ranked, relevant, 3))
 
-
-def _number(label: str, got) -> tuple[float | None, str | None]:
-    if got is None:
-        return None, f"{label}: the function returned None -- did you forget `return`?"
-    try:
-        return float(got), None
-    except (TypeError, ValueError):
-        return None, f"{label}: expected a number, got {type(got).__name__}."
 
 
 def check_recall_at_k(fn: Callable) -> Feedback:

@@ -7,7 +7,7 @@ import random
 from collections import Counter
 from typing import Callable
 
-from ._feedback import Case, Feedback, _run_cases
+from ._feedback import Case, Feedback, _number, _run_cases
 
 __all__ = ["check_rouge_n", "check_brevity_penalty"]
 
@@ -105,12 +105,9 @@ def check_brevity_penalty(fn: Callable) -> Feedback:
 
     def judge(case: Case, got) -> str | None:
         c, r = case.args
-        if got is None:
-            return f"{case.label}: the function returned None -- did you forget `return`?"
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            return f"{case.label}: expected a number, got {type(got).__name__}."
+        value, problem = _number(case.label, got)
+        if problem:
+            return problem
         expected = _brevity_penalty(c, r)
         if math.isclose(value, expected, abs_tol=1e-12):
             return None
