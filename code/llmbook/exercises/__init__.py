@@ -15,7 +15,7 @@ from ._feedback import Feedback
 from .attention import (check_additive_attention, check_causal_mask,
                         check_scaled_dot_product_attention, check_target_mask,
                         check_worked_example)
-from .classification import check_macro_f1
+from .classification import check_calibrated_predictions, check_macro_f1
 from .decoding import check_kv_cache_size, check_top_p_filter
 from .embeddings import check_mean_pooling, check_positional_encoding
 from .environment import check_exact_pins
@@ -50,7 +50,7 @@ __all__ = [
     "check_mha_parameter_count", "check_bert_parameter_count",
     "check_transformer_parameter_count", "check_gpt_parameter_count", "check_model_memory",
     "check_warmup_cosine", "check_freeze_body",
-    "check_macro_f1", "check_exact_pins",
+    "check_macro_f1", "check_calibrated_predictions", "check_exact_pins",
     "check_new_tokens_only", "check_left_padding", "check_predict_logits",
     "check_generate_reply",
     "check_top_p_filter", "check_kv_cache_size", "check_int8_quantize",

@@ -21,6 +21,8 @@ Data sets (pure Python, deterministic, parsed once per process):
 * :func:`movie_reviews` -- English Rotten Tomatoes snippets, fresh = 1 / rotten = 0;
   :func:`chinese_reviews` -- Chinese product reviews, positive = 1 / negative = 0 --
   :mod:`.reviews`.
+* :func:`debate_statements` -- the 2016 US debates' statements by role: moderator / Democrat /
+  Republican (:data:`DEBATE_ROLES`) -- :mod:`.debates`.
 * :func:`peoples_daily`, :func:`peoples_daily_ner` -- People's Daily, January 1998: words with
   part-of-speech tags, and character-level BIO tags for PER / LOC / ORG --
   :mod:`.tagged_news`.
@@ -42,6 +44,7 @@ from .models import (PINNED_REVISIONS, HubUnreachableError, load_causal_lm,
                      load_encoder_classifier, load_minilm, load_smollm2)
 from .tagged_news import NER_TYPES, peoples_daily, peoples_daily_ner
 from .reviews import chinese_reviews, movie_reviews
+from .debates import DEBATE_ROLES, debate_statements
 from .shakespeare import SHAKESPEARE_HELD_OUT, Play, shakespeare_plays, shakespeare_split, \
     shakespeare_text
 from .smollm2_cache import ensure_smollm2_cache, smollm2_cache_dir
@@ -52,6 +55,7 @@ __all__ = [
     "SHAKESPEARE_HELD_OUT",
     "SPLIT_NAMES",
     "NER_TYPES",
+    "DEBATE_ROLES",
     "MissingResourceError",
     "HubUnreachableError",
     "Splits",
@@ -69,6 +73,7 @@ __all__ = [
     "shakespeare_split",
     "movie_reviews",
     "chinese_reviews",
+    "debate_statements",
     "peoples_daily",
     "peoples_daily_ner",
 ]
