@@ -16,7 +16,7 @@ SENTENCE = "Jane Austen wrote Pride and Prejudice."
 
 def test_the_schema_is_valid_and_accepts_the_gold():
     jsonschema.Draft202012Validator.check_schema(ex.SCHEMA)
-    for g in ex.GOLD:
+    for g in ex.GOLD + ex.FRESH:
         data = {"entities": [{"name": n, "type": t} for n, t in g.entities],
                 "relations": [{"head": h, "relation": r, "tail": t} for h, r, t in g.relations]}
         parsed = ex.parse_extraction(json.dumps(data), g.text)
@@ -25,7 +25,8 @@ def test_the_schema_is_valid_and_accepts_the_gold():
 
 def test_gold_is_consistent():
     assert len(ex.GOLD) >= 20 and len({g.text for g in ex.GOLD}) == len(ex.GOLD)
-    for g in ex.GOLD:
+    assert len(ex.FRESH) >= 10 and not {g.text for g in ex.FRESH} & {g.text for g in ex.GOLD}
+    for g in ex.GOLD + ex.FRESH:
         names = {ex.normalize_name(n): t for n, t in g.entities}
         for h, r, t in g.relations:
             heads, tails = ex.RELATIONS[r]
@@ -101,3 +102,39 @@ def test_scores():
         ex.score_extractions([], [])
     with pytest.raises(TypeError, match="Labelled"):
         ex.score_extractions([None], [{"text": "x"}])
+
+
+@pytest.mark.parametrize("answer, fix, kept", [
+    ('{"entities": [{"name": "Jane Austen", "type": "PERSON"}]}', "missing 'relations'",
+     {"entities": [{"name": "Jane Austen", "type": "PERSON"}], "relations": []}),
+    ('{"entities": [{"name": "Jane Austen", "type": "PERSON"}, {"name": "Emma", "type": "WO',
+     "cut off", {"entities": [{"name": "Jane Austen", "type": "PERSON"}], "relations": []}),
+    ('{"entities": [{"name": "Jane Austen", "type": "PERSON"}, {"name": "Oak Park", '
+     '"type": "PLACE"}], "relations": [{"head": "Jane Austen", "relation": "born_in", '
+     '"tail": "Oak Park"}], "notes": 1}', "not in the sentence",
+     {"entities": [{"name": "Jane Austen", "type": "PERSON"}], "relations": []}),
+    ('{"entities": [{"name": "Jane Austen", "type": "AUTHOR"}, {"name": "Pride and '
+     'Prejudice", "type": "WORK"}], "relations": [{"head": "Jane Austen", "relation": '
+     '"wrote", "tail": "Pride and Prejudice"}]}', "breaks the schema",
+     {"entities": [{"name": "Pride and Prejudice", "type": "WORK"}], "relations": []}),
+])
+def test_repair_keeps_what_it_can_and_says_what_it_did(answer, fix, kept):
+    strict = ex.parse_extraction(answer, SENTENCE)
+    repaired = ex.repair_extraction(answer, SENTENCE)
+    assert not strict.ok and strict.data is None
+    assert repaired.stage == "repaired" and repaired.usable and not repaired.ok
+    assert repaired.data == kept
+    assert any(fix in w for w in repaired.warnings), repaired.warnings
+    assert repaired.errors == strict.errors         # why the strict parse failed, kept
+
+
+def test_repair_leaves_good_and_hopeless_answers_alone():
+    good = ex.repair_extraction(json.dumps(GOOD), SENTENCE)
+    assert good.ok and good.data == GOOD
+    for answer in ("no JSON here", "{broken", '{"entities": [{"name": "Emma", "type": "WORK"}]}'):
+        parsed = ex.repair_extraction(answer, SENTENCE)
+        assert parsed.data is None and not parsed.usable
+        assert parsed.stage in ("no_json", "invalid_json", "schema")
+    assert ex.REPAIR_STAGES[-2:] == ("repaired", "ok")
+    with pytest.raises(TypeError):
+        ex.repair_extraction(None)

@@ -31,8 +31,9 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
-__all__ = ["ENTITY_TYPES", "RELATIONS", "SCHEMA", "Parsed", "Labelled", "GOLD",
-           "find_json_object", "parse_extraction", "normalize_name", "entity_keys",
+__all__ = ["ENTITY_TYPES", "RELATIONS", "SCHEMA", "STAGES", "REPAIR_STAGES", "Parsed", "Labelled", "GOLD",
+           "FRESH", "find_json_object", "parse_extraction", "repair_extraction",
+           "normalize_name", "entity_keys",
            "relation_keys", "score_extractions", "PRF"]
 
 #: The entity types an answer may use.
@@ -69,6 +70,9 @@ SCHEMA: dict[str, Any] = {
 
 #: The stages of :func:`parse_extraction`, in order; ``"ok"`` means every check passed.
 STAGES = ("no_json", "invalid_json", "schema", "ok")
+#: With :func:`repair_extraction`: ``"repaired"`` -- rejected by the strict parse, but some
+#: entities or relations could be kept.
+REPAIR_STAGES = ("no_json", "invalid_json", "schema", "repaired", "ok")
 
 
 @dataclass
@@ -88,6 +92,12 @@ class Parsed:
     @property
     def ok(self) -> bool:
         return self.stage == "ok"
+
+    @property
+    def usable(self) -> bool:
+        """Whether there is data to score: ``"ok"``, or ``"repaired"`` by
+        :func:`repair_extraction`."""
+        return self.data is not None
 
 
 class Labelled(NamedTuple):
@@ -183,6 +193,81 @@ def parse_extraction(answer: str, sentence: str | None = None) -> Parsed:
             if normalize_name(e["name"]) not in text:
                 warnings.append(f"entity {e['name']!r} does not occur in the sentence.")
     return Parsed(obj, "ok", [], warnings)
+
+
+def _close_truncated(text: str) -> Any:
+    """The object an answer cut off inside its ``"entities"`` list would have been, closed
+    after its last complete entity (``None`` if no such prefix parses)."""
+    start = text.find("{")
+    if start < 0 or '"entities"' not in text[start:start + 20]:
+        return None
+    decoder = json.JSONDecoder()
+    for end in sorted((m.end() for m in re.finditer(r"\}", text)), reverse=True)[:50]:
+        try:
+            obj, _ = decoder.raw_decode(text[start:end] + "]}")
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
+
+
+def repair_extraction(answer: str, sentence: str | None = None) -> Parsed:
+    """A lenient reading of an answer that :func:`parse_extraction` rejects (never raises).
+
+    Repairs, each noted in ``warnings``: an answer cut off inside its entity list is closed
+    after the last complete entity; a missing ``"relations"`` (or ``"entities"``) list is
+    taken as empty; entities and relations that break the schema are dropped one by one, as
+    are -- when ``sentence`` is given -- entities whose name is not in the sentence and
+    relations whose head or tail is not among the entities kept. Returns the parse of
+    :func:`parse_extraction` when that succeeds, a :class:`Parsed` with stage ``"repaired"``
+    when something could be kept, and the original failure otherwise."""
+    strict = parse_extraction(answer, sentence)
+    if strict.ok:
+        return strict
+    obj, _ = find_json_object(answer)
+    fixes = []
+    if obj is None:
+        obj = _close_truncated(answer)
+        if obj is None:
+            return strict
+        fixes.append("closed an answer cut off inside its entity list")
+    if not isinstance(obj, dict):
+        return strict
+    entities, relations = obj.get("entities", []), obj.get("relations", [])
+    for key, value in (("entities", entities), ("relations", relations)):
+        if key not in obj:
+            fixes.append(f"took the missing {key!r} as an empty list")
+    entities = entities if isinstance(entities, list) else []
+    relations = relations if isinstance(relations, list) else []
+    item_schemas = SCHEMA["properties"]
+    import jsonschema
+    kept_entities, seen = [], set()
+    text = " ".join(sentence.casefold().split()) if sentence is not None else None
+    for e in entities:
+        if not jsonschema.Draft202012Validator(item_schemas["entities"]["items"]).is_valid(e):
+            fixes.append(f"dropped the entity {e!r}: it breaks the schema")
+        elif text is not None and normalize_name(e["name"]) not in text:
+            fixes.append(f"dropped the entity {e['name']!r}: it is not in the sentence")
+        elif (normalize_name(e["name"]), e["type"]) not in seen:
+            seen.add((normalize_name(e["name"]), e["type"]))
+            kept_entities.append(e)
+    names = {normalize_name(e["name"]) for e in kept_entities}
+    kept_relations = []
+    for r in relations:
+        if not jsonschema.Draft202012Validator(item_schemas["relations"]["items"]).is_valid(r):
+            fixes.append(f"dropped the relation {r!r}: it breaks the schema")
+        elif sentence is not None and not {normalize_name(r["head"]),
+                                           normalize_name(r["tail"])} <= names:
+            fixes.append(f"dropped the relation {r['head']!r} {r['relation']} {r['tail']!r}: "
+                         f"its head or tail is not among the entities kept")
+        else:
+            kept_relations.append(r)
+    data = {"entities": kept_entities, "relations": kept_relations}
+    if not kept_entities and not kept_relations:
+        return Parsed(None, strict.stage, strict.errors + ["nothing usable was left after "
+                                                          "repairs"], fixes)
+    return Parsed(data, "repaired", strict.errors, fixes)
 
 
 def entity_keys(data: Mapping[str, Any] | Labelled | None) -> set[tuple[str, str]]:
@@ -346,4 +431,44 @@ GOLD: tuple[Labelled, ...] = (
     _l("Toni Morrison, who was born in Lorain, wrote Beloved.",
        [("Toni Morrison", P), ("Lorain", L), ("Beloved", W)],
        [("Toni Morrison", "born_in", "Lorain"), ("Toni Morrison", "wrote", "Beloved")]),
+)
+
+#: Twelve more sentences, written *after* the rules of :mod:`llmbook.extraction_rules`, in
+#: phrasings those rules were not written for (passive voice, "the author of", "employed
+#: by", "the birthplace of", ...): a check of how hand-written patterns carry to new text.
+FRESH: tuple[Labelled, ...] = (
+    _l("Born in Stratford-upon-Avon, William Shakespeare wrote Hamlet.",
+       [("William Shakespeare", P), ("Stratford-upon-Avon", L), ("Hamlet", W)],
+       [("William Shakespeare", "born_in", "Stratford-upon-Avon"),
+        ("William Shakespeare", "wrote", "Hamlet")]),
+    _l("Middlemarch was written by George Eliot.",
+       [("Middlemarch", W), ("George Eliot", P)], [("George Eliot", "wrote", "Middlemarch")]),
+    _l("Netflix was founded by Reed Hastings and Marc Randolph.",
+       [("Netflix", O), ("Reed Hastings", P), ("Marc Randolph", P)],
+       [("Reed Hastings", "founded", "Netflix"), ("Marc Randolph", "founded", "Netflix")]),
+    _l("The composer Ludwig van Beethoven came into the world in Bonn.",
+       [("Ludwig van Beethoven", P), ("Bonn", L)], [("Ludwig van Beethoven", "born_in", "Bonn")]),
+    _l("Sundar Pichai leads Google, whose headquarters are in Mountain View.",
+       [("Sundar Pichai", P), ("Google", O), ("Mountain View", L)],
+       [("Sundar Pichai", "works_for", "Google"), ("Google", "located_in", "Mountain View")]),
+    _l("Chimamanda Ngozi Adichie is the author of Half of a Yellow Sun.",
+       [("Chimamanda Ngozi Adichie", P), ("Half of a Yellow Sun", W)],
+       [("Chimamanda Ngozi Adichie", "wrote", "Half of a Yellow Sun")]),
+    _l("Spotify, a company from Stockholm, was started by Daniel Ek.",
+       [("Spotify", O), ("Stockholm", L), ("Daniel Ek", P)],
+       [("Daniel Ek", "founded", "Spotify"), ("Spotify", "located_in", "Stockholm")]),
+    _l("Katherine Johnson was employed by NASA for over thirty years.",
+       [("Katherine Johnson", P), ("NASA", O)], [("Katherine Johnson", "works_for", "NASA")]),
+    _l("Rome is the birthplace of the physicist Enrico Fermi.",
+       [("Rome", L), ("Enrico Fermi", P)], [("Enrico Fermi", "born_in", "Rome")]),
+    _l("The Prado Museum, in the centre of Madrid, holds paintings by Goya.",
+       [("Prado Museum", O), ("Madrid", L), ("Goya", P)],
+       [("Prado Museum", "located_in", "Madrid")]),
+    _l("Pablo Picasso was born and raised in Málaga before he moved to Paris.",
+       [("Pablo Picasso", P), ("Málaga", L), ("Paris", L)],
+       [("Pablo Picasso", "born_in", "Málaga")]),
+    _l("Isaac Newton spent most of his career at Trinity College, Cambridge.",
+       [("Isaac Newton", P), ("Trinity College", O), ("Cambridge", L)],
+       [("Isaac Newton", "works_for", "Trinity College"),
+        ("Trinity College", "located_in", "Cambridge")]),
 )

@@ -21,6 +21,7 @@ from .embeddings import check_mean_pooling, check_positional_encoding
 from .environment import check_exact_pins
 from .generation import (check_generate_reply, check_left_padding, check_new_tokens_only,
                          check_predict_logits)
+from .extraction import check_triple_scores
 from .gradients import check_softmax_backward
 from .language_models import check_bigram_probabilities, check_perplexity
 from .modern import check_rms_norm, check_rope
@@ -58,4 +59,5 @@ __all__ = [
     "check_recall_at_k", "check_mrr", "check_entity_f1",
     "check_rouge_n", "check_brevity_penalty",
     "check_rms_norm", "check_rope",
+    "check_triple_scores",
 ]
