@@ -87,9 +87,32 @@ def build_graph(answers: Sequence[Mapping[str, Any] | Labelled | None], *,
     return graph
 
 
+def _component_layout(graph, seed: int) -> dict:
+    """Each connected component laid out by a seeded spring layout in its own cell of a
+    grid, the largest first (one spring layout of everything scatters small components
+    over each other)."""
+    import math
+
+    import networkx as nx
+
+    parts = sorted(nx.connected_components(nx.Graph(graph)), key=lambda c: (-len(c), min(c)))
+    columns = math.ceil(math.sqrt(len(parts)))
+    largest = len(parts[0])
+    pos = {}
+    for i, part in enumerate(parts):
+        row, col = divmod(i, columns)
+        sub = nx.Graph(graph.subgraph(part))
+        scale = 0.42 * math.sqrt(len(part) / largest) if len(part) > 1 else 0.0
+        local = nx.spring_layout(sub, seed=seed, scale=scale) if len(part) > 1 else \
+            {next(iter(part)): (0.0, 0.0)}
+        for node, (x, y) in local.items():
+            pos[node] = (col + float(x), -row + float(y))
+    return pos
+
+
 def graph_figure(graph, *, title: str = "", seed: int = 0, height: int = 640):
-    """A plotly figure of ``graph`` (from :func:`build_graph`), laid out by
-    ``networkx.spring_layout`` with ``seed``."""
+    """A plotly figure of ``graph`` (from :func:`build_graph`): each connected component
+    laid out by ``networkx.spring_layout`` (with ``seed``) in its own cell of a grid."""
     import networkx as nx
     import plotly.graph_objects as go
 
@@ -98,7 +121,7 @@ def graph_figure(graph, *, title: str = "", seed: int = 0, height: int = 640):
                         f"{type(graph).__name__}.")
     if graph.number_of_nodes() == 0:
         raise ValueError("the graph has no nodes: no triple was extracted.")
-    pos = nx.spring_layout(nx.Graph(graph), seed=seed, k=1.6 / max(1, len(graph)) ** 0.5)
+    pos = _component_layout(graph, seed)
     fig = go.Figure()
     statuses = sorted({d["status"] for *_, d in graph.edges(data=True)}, key=str)
     for status in statuses:
