@@ -42,6 +42,7 @@ from pathlib import Path
 import torch
 
 from llmbook import classification, resources, seed_everything
+from llmbook.bootstrap import bootstrap_ci
 from llmbook import text_classification as tc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +182,31 @@ def run_part(part: str, n_prompt: int) -> None:
         path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
 
 
+def scores(y_true: list[int], y_pred: list[int], k: int) -> dict:
+    """Accuracy and macro F1 with 95 % percentile-bootstrap intervals (1,000 resamples)."""
+    out = {"n": len(y_true)}
+    for name, fn in (("accuracy", classification.accuracy),
+                     ("macro_f1", lambda t, p: classification.macro_f1(t, p, k))):
+        ci = bootstrap_ci(fn, y_true, y_pred, n=1000, seed=0)
+        out[name] = [round(ci.estimate, 4), round(ci.low, 4), round(ci.high, 4)]
+    return out
+
+
+def predictions(entry: dict, k: int) -> dict[str, tuple[list[int], list[int]]]:
+    """Each approach's (gold, predicted) lists, on the texts it was scored on."""
+    gold = [int(c) for c in entry["test_labels"]]
+    out = {"majority": (gold, [entry["majority"]["label"]] * len(gold))}
+    for name in ("tfidf_lr", "frozen_lr"):
+        out[name] = (gold, [int(c) for c in entry[name]["pred"]])
+    ft = entry["finetuned"]
+    out["finetuned"] = (tc.pairs_from_confusion(ft["confusion"]) if "confusion" in ft
+                        else (gold, [int(c) for c in ft["pred"]]))
+    n = entry["prompting"]["n"]
+    for name in ("zero_shot", "zero_shot_calibrated", "few_shot", "few_shot_calibrated"):
+        out[name] = (gold[:n], [int(c) for c in entry["prompting"][name]["pred"]])
+    return out
+
+
 def merge() -> None:
     record = {"command": "python scripts/classify_tasks.py (--part features|finetune|prompt, "
                          "then --merge)",
@@ -197,6 +223,9 @@ def merge() -> None:
                  "majority": {"label": majority}}
         for p in parts.values():
             entry.update(p[task])
+        k = len(data.label_names)
+        entry["scores"] = {name: scores(t, p, k)
+                           for name, (t, p) in predictions(entry, k).items()}
         record["tasks"][task] = entry
     RECORD.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     print("wrote", RECORD)

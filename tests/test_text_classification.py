@@ -61,6 +61,7 @@ def test_cached_prefix_batched_scores_equal_whole_single_passes(chat, shots):
             logp = torch.log_softmax(model(input_ids=ids).logits[0, -1], -1)
         torch.testing.assert_close(cached[i], logp[clf.label_token_ids], atol=1e-5, rtol=0)
     assert clf.predict(TEXTS) == cached.argmax(1).tolist()
+    assert clf.token_ids(TEXTS[0])[:clf.prefix_length] == clf.token_ids(TEXTS[1])[:clf.prefix_length]
 
 
 def test_messages_hold_instruction_shots_and_the_cut_text(chat):
@@ -132,3 +133,29 @@ def test_bad_set_ups_are_refused(chat):
         tc.PromptClassifier(model, object(), INSTRUCTION, ["negative", "positive"])
     with pytest.raises(ValueError, match="batch_size"):
         make(chat).scores(TEXTS, batch_size=0)
+
+
+def test_the_record_matches_the_splits_and_its_scores(tmp_path):
+    record = tc.load_record()
+    loaders = {"en": resources.movie_reviews, "zh": resources.chinese_reviews,
+               "debates": resources.debate_statements}
+    from llmbook.classification import accuracy
+    for key, load in loaders.items():
+        task, data = record["tasks"][key], load(verbose=False)
+        assert task["test_labels"] == data.labels("test")
+        k = len(data.label_names)
+        for name in ("tfidf_lr", "frozen_lr"):
+            assert len(task[name]["pred"]) == len(data.test)
+            assert set(task[name]["pred"]) <= set(range(k))
+        n = task["prompting"]["n"]
+        for name in ("zero_shot", "few_shot", "zero_shot_calibrated", "few_shot_calibrated"):
+            assert len(task["prompting"][name]["pred"]) == n
+        for name, s in task["scores"].items():
+            for metric in ("accuracy", "macro_f1"):
+                est, low, high = s[metric]
+                assert 0 <= low <= est <= high <= 1, (key, name, metric)
+        # The stored scores are those of the stored predictions.
+        assert task["scores"]["tfidf_lr"]["accuracy"][0] == \
+            round(accuracy(task["test_labels"], task["tfidf_lr"]["pred"]), 4)
+    with pytest.raises(FileNotFoundError, match="classify_tasks"):
+        tc.load_record(tmp_path / "missing.json")

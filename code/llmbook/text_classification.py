@@ -13,17 +13,25 @@
 * :func:`calibrate` -- contextual calibration (Zhao et al., 2021): subtract the label scores
   the model gives a content-free input, which removes its preference for one label word;
 * :func:`pairs_from_confusion` -- the (gold, predicted) pairs a confusion matrix stands for,
-  to bootstrap a recorded result whose predictions were not kept.
+  to bootstrap a recorded result whose predictions were not kept;
+* :func:`load_record` -- the record that ``scripts/classify_tasks.py`` writes: every task,
+  approach, prediction and score that section 6.1 shows.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-__all__ = ["mean_pooled_embeddings", "PromptClassifier", "calibrate", "pairs_from_confusion"]
+__all__ = ["mean_pooled_embeddings", "PromptClassifier", "calibrate", "pairs_from_confusion",
+           "RECORD", "load_record"]
+
+#: The record of section 6.1 (``python scripts/classify_tasks.py``), shipped with the package.
+RECORD = Path(__file__).resolve().parent / "checkpoints" / "classification_tasks.json"
 
 _PLACEHOLDER = "\x00TEXT\x00"
 
@@ -122,6 +130,11 @@ class PromptClassifier:
         self._prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
         self._suffix = suffix
 
+    @property
+    def prefix_length(self) -> int:
+        """The tokens of the shared prefix (instruction and shots), computed once per call."""
+        return len(self._prefix_ids)
+
     def messages(self, text: str) -> list[dict[str, str]]:
         """The chat that classifies ``text``: instruction, shots, then the text (cut)."""
         return self._messages(text[:self.max_chars])
@@ -160,14 +173,17 @@ class PromptClassifier:
         if reuse_prefix:
             out = self.model(input_ids=torch.tensor([self._prefix_ids]), use_cache=True)
             cache = out.past_key_values
-        rows = []
-        for start in range(0, len(tails), batch_size):
-            chunk = tails[start:start + batch_size]
+        # Batches of similar length waste little on padding; the rows go back in order.
+        order = sorted(range(len(tails)), key=lambda i: len(tails[i]))
+        out = torch.empty(len(tails), len(self.label_token_ids))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            chunk = [tails[i] for i in idx]
             if reuse_prefix:
-                rows.append(self._cached_batch(chunk, cache, p))
+                out[idx] = self._cached_batch(chunk, cache, p)
             else:
-                rows.append(self._cached_batch([self._prefix_ids + t for t in chunk], None, 0))
-        return torch.cat(rows)
+                out[idx] = self._cached_batch([self._prefix_ids + t for t in chunk], None, 0)
+        return out
 
     def _cached_batch(self, chunk: list[list[int]], cache: Any, p: int) -> torch.Tensor:
         # Right padding: a row's real tokens never attend to its padding (that comes later),
@@ -228,3 +244,26 @@ def pairs_from_confusion(matrix: Sequence[Sequence[int]]) -> tuple[list[int], li
             y_true += [t] * count
             y_pred += [p] * count
     return y_true, y_pred
+
+
+def _decode(node: Any) -> Any:
+    """The record with every ``"pred"`` and ``"test_labels"`` string of digits as a list."""
+    if isinstance(node, dict):
+        return {k: [int(c) for c in v] if k in ("pred", "test_labels") and isinstance(v, str)
+                else _decode(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_decode(v) for v in node]
+    return node
+
+
+def load_record(path: str | Path = RECORD) -> dict:
+    """The record of ``scripts/classify_tasks.py``: ``record["tasks"][task]`` holds the
+    task's label names, split sizes, test labels, each approach's settings and predictions
+    (lists of class ids) and ``"scores"`` (accuracy and macro F1, each ``[estimate, low,
+    high]`` with a 95 % bootstrap interval)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no classification record at {path}: it ships with the "
+                                f"package; re-create it with scripts/classify_tasks.py "
+                                f"(see its docstring)")
+    return _decode(json.loads(path.read_text(encoding="utf-8")))
