@@ -62,6 +62,7 @@ at start-up, so ``"google.colab" in sys.modules`` is true in a Colab notebook.""
 STARTUP = "import google.colab  # noqa: F401  (as Colab's kernel does)\n"
 
 EXTRA_CHECK = '''\
+import faiss, rouge_score, sacrebleu, seqeval  # noqa: F401  (the set-up cell's chapter-6 line)
 from llmbook import resources
 
 ner = resources.peoples_daily_ner(max_sentences=200)

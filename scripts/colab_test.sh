@@ -29,9 +29,11 @@ PYTHON=${PYTHON:-python3}
 start_all=$(date +%s)
 kinds=("$@"); [ ${#kinds[@]} -gt 0 ] || kinds=(lowest newest)
 # One notebook per resource family: SmolLM2 + MiniLM (1.2), MiniLM + movie reviews (2.5),
-# Shakespeare + the hub-guarded gpt2 cell (5.3). People's Daily / Chinese reviews: no notebook
-# loads them; colab_path.py checks them with a script.
-NOTEBOOKS=${COLAB_NOTEBOOKS:-"chapters/01_background/1_2_pretrained.ipynb chapters/02_core_concepts/2_5_pretraining_finetuning.ipynb chapters/05_practice/5_3_gpt.ipynb"}
+# Shakespeare + the hub-guarded gpt2 cell (5.3), and a chapter-6 comparison with the reference
+# libraries the set-up cell installs (6.4: rouge-score, sacrebleu). People's Daily / Chinese
+# reviews: no notebook loads them; colab_path.py checks them, and imports seqeval and faiss,
+# with a script.
+NOTEBOOKS=${COLAB_NOTEBOOKS:-"chapters/01_background/1_2_pretrained.ipynb chapters/02_core_concepts/2_5_pretraining_finetuning.ipynb chapters/05_practice/5_3_gpt.ipynb chapters/06_applications/6_4_generation_metrics.ipynb"}
 COLAB_KERNEL="ipython==7.34.0 ipykernel==6.17.1"   # what Colab's own kernel runs on
 export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$("$PYTHON" -m pip cache dir 2>/dev/null || echo "$HOME/.cache/pip")}
 pin() { grep -E "^$1==" requirements.txt; }

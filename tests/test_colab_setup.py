@@ -48,7 +48,7 @@ def test_runs_only_in_colab():
     guard = LINES.index('if "google.colab" in sys.modules:')
     assert all(line.startswith("    ") for line in LINES[guard + 1:] if line.strip()), \
         "every line after the guard must be inside it"
-    assert len(PIP_LINES) == 2
+    assert len(PIP_LINES) == 3
 
 
 def test_installs_every_offline_package_without_dependencies():
@@ -61,6 +61,15 @@ def test_installs_the_package_from_the_repository_with_its_dependencies():
     url = f"git+{repo['url'].rstrip('/')}@{repo.get('branch', 'main')}#subdirectory=code"
     package_line = next(line for line in PIP_LINES if "git+" in line)
     assert package_line == f'%pip install -q "{url}"'   # no --no-deps: gguf, accelerate come
+
+
+def test_installs_chapter_6s_reference_libraries_at_their_pins_with_dependencies():
+    from execute import COLAB_EXTRAS
+    line = next(line for line in PIP_LINES if "seqeval" in line)
+    assert "--no-deps" not in line          # sacrebleu needs portalocker, colorama ...
+    pins = dict(l.split("==") for l in (ROOT / "requirements.txt").read_text().splitlines()
+                if "==" in l and not l.startswith("#"))
+    assert line.split()[3:] == [f"{name}=={pins[name]}" for name in COLAB_EXTRAS]
 
 
 def test_does_not_reinstall_what_colab_brings():
