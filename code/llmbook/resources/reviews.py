@@ -33,9 +33,11 @@ def _dedupe(pairs: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], int, i
 
 
 def _split(items: tuple[tuple[str, int], ...], seed: int, verbose: bool, what: str,
-           label_names: tuple[str, str], legend: str, module: str) -> LabelledSplits:
-    """The stratified 80/10/10 split of ``items`` and its one-line report."""
-    train, validation, test = _stratified_split(list(items), seed)
+           label_names: tuple[str, ...], legend: str, module: str,
+           fractions: tuple[float, float] = (0.1, 0.1)) -> LabelledSplits:
+    """The stratified split of ``items`` (validation and test ``fractions`` per label; 80/10/10
+    by default) and its one-line report."""
+    train, validation, test = _stratified_split(list(items), seed, fractions)
     if verbose:
         print(f"Loaded {what}: {len(train):,} train / {len(validation):,} validation / "
               f"{len(test):,} test ({legend}) from {_source(module)}")
